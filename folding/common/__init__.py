@@ -1,0 +1,1 @@
+"""Chemistry shared by every stage: the residue alphabet and the atom layouts."""
