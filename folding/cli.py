@@ -34,11 +34,13 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     Command("inputs", "folding.inputs_cli", "check FASTA inputs and list the targets"),
     Command("search", "folding.data.search_cli", "run an MSA or template search for one target"),
+    Command("templates", "folding.data.templates.cli", "search for and featurise templates"),
     Command("features", "folding.data.features_cli", "build AlphaFold's raw input features"),
     Command("model", "folding.model.cli", "run the AlphaFold2 model (folding model run ...)"),
     Command("relax", "folding.relax.cli", "Amber-relax a structure"),
     Command("report", "folding.report.cli", "rank models, write confidence files, plots, report"),
     Command("databases", "folding.databases.cli", "download, check or build databases"),
+    Command("demo", "folding.demo", "build the demo databases and run the demo workflow"),
 )
 
 
