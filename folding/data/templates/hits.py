@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from folding.data.parsers.fasta import parse_fasta
+from folding.data.parsers.stockholm import stockholm_to_a3m
 from folding.errors import InputError
 
 #: A template name starts with the PDB code and the chain: "1abc_A", "7xyz_AAA".
@@ -164,7 +165,8 @@ def parse_hmmsearch_sto(text: str, query_sequence: str) -> list[TemplateHit]:
     Rows keep hmmsearch's order. Rows that are not protein chains (``mol:na``) are left
     out but still count in :attr:`TemplateHit.index`, as in AlphaFold.
     """
-    return _hits_from_a3m_rows(_stockholm_as_a3m_rows(text), query_sequence)
+    a3m = stockholm_to_a3m(text, remove_first_row_gaps=False)
+    return parse_hmmsearch_a3m(a3m, query_sequence, skip_first=False)
 
 
 def parse_hmmsearch_a3m(
@@ -176,24 +178,6 @@ def parse_hmmsearch_a3m(
     """
     rows = [(record.description, record.sequence) for record in parse_fasta(text)]
     return _hits_from_a3m_rows(rows[1:] if skip_first else rows, query_sequence)
-
-
-def _stockholm_as_a3m_rows(text: str) -> list[tuple[str, str]]:
-    """(``name description``, A3M row) per Stockholm sequence: ``.`` dropped, case kept."""
-    rows: dict[str, list[str]] = {}
-    descriptions: dict[str, str] = {}
-    for line in text.splitlines():
-        if line.startswith("#=GS"):
-            fields = line.split(maxsplit=3)
-            if len(fields) >= 3 and fields[2] == "DE":
-                descriptions.setdefault(fields[1], fields[3] if len(fields) == 4 else "")
-        elif line.strip() and not line.startswith(("#", "//")):
-            name, aligned = line.split(maxsplit=1)
-            rows.setdefault(name, []).append(aligned.strip())
-    return [
-        (f"{name} {descriptions.get(name, '')}", "".join(parts).replace(".", ""))
-        for name, parts in rows.items()
-    ]
 
 
 def _hits_from_a3m_rows(
