@@ -89,6 +89,15 @@ def random_params(model_name: str, processed: Mapping[str, np.ndarray], seed: in
     cfg = reference_config(model_name)
     init = jax.jit(_forward(cfg).init)
     shapes = init(jax.random.PRNGKey(seed), first_recycle(processed))
+    return randomize(shapes, seed, scale)
+
+
+def randomize(shapes: Mapping[str, Mapping[str, Any]], seed: int = 0,
+              scale: float = 1.0) -> dict[str, dict[str, np.ndarray]]:
+    """Random values, non-zero everywhere, for a Haiku parameter tree (arrays or shapes).
+
+    The rule of :func:`random_params`, for any module's tree (per-module tests).
+    """
     rng = np.random.default_rng(seed)
     out: dict[str, dict[str, np.ndarray]] = {}
     for module, leaves in shapes.items():

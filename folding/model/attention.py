@@ -1,0 +1,182 @@
+"""Multi-head attention: the one function every attention of the trunk goes through.
+
+:func:`attend` is the scaled dot-product core (Suppl. Alg. 7 lines 3-6): the place a
+faster kernel (a fused GPU attention, a lower precision) plugs in for the whole model.
+:class:`GatedAttention` holds the official projection parameters (``query_w``,
+``key_w``, ``value_w``, ``gating_w``, ``gating_b``, ``output_w``, ``output_b``) and
+:func:`gated_attention` applies them; :class:`GlobalAttention` is the cheaper
+variant of the extra-MSA stack (Suppl. Alg. 19).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+
+#: Additive bias of a masked key, as in AlphaFold (``1e9 * (mask - 1)``).
+MASKED_BIAS = -1e9
+#: Logits are clipped to this magnitude, so a fully masked query row gets uniform
+#: weights instead of a softmax over rounding noise (as the reference does).
+LOGIT_CLIP = 1e8
+
+
+def mask_bias(mask: jax.Array, dtype=jnp.float32) -> jax.Array:
+    """Additive attention bias from a 0/1 mask: 0 where kept, -1e9 where masked."""
+    return (MASKED_BIAS * (1.0 - mask.astype(jnp.float32))).astype(dtype)
+
+
+def attend(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array) -> jax.Array:
+    """Softmax attention of pre-scaled queries.
+
+    Args:
+        q: [..., Q, H, C] queries, already multiplied by ``C ** -0.5``.
+        k: [..., K, H, C] keys.
+        v: [..., K, H, V] values.
+        bias: additive logits bias broadcastable to [..., H, Q, K].
+
+    Returns:
+        [..., Q, H, V] attention-weighted values.
+    """
+    logits = jnp.einsum("...qhc,...khc->...hqk", q, k) + bias
+    logits = jnp.clip(logits, -LOGIT_CLIP, LOGIT_CLIP)
+    weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(v.dtype)
+    return jnp.einsum("...hqk,...khc->...qhc", weights, v)
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class AttentionWeights:
+    """The arrays of one attention layer (gating ones are None without gating)."""
+
+    query_w: jax.Array      # [q_channels, H, C]
+    key_w: jax.Array        # [m_channels, H, C]
+    value_w: jax.Array      # [m_channels, H, V]
+    output_w: jax.Array     # [H, V, out]
+    output_b: jax.Array     # [out]
+    gating_w: jax.Array | None = None   # [q_channels, H, V]
+    gating_b: jax.Array | None = None   # [H, V]
+
+
+def _glorot() -> hk.initializers.Initializer:
+    return hk.initializers.VarianceScaling(1.0, mode="fan_avg", distribution="uniform")
+
+
+class GatedAttention(hk.Module):
+    """Parameters of a multi-head attention with optional sigmoid gating (Suppl. Alg. 7)."""
+
+    def __init__(self, num_head: int, output_dim: int, gating: bool = True,
+                 key_dim: int | None = None, value_dim: int | None = None,
+                 name: str = "attention") -> None:
+        super().__init__(name=name)
+        self.num_head = num_head
+        self.output_dim = output_dim
+        self.gating = gating
+        self.key_dim = key_dim
+        self.value_dim = value_dim
+
+    def weights(self, q_channels: int, m_channels: int, dtype=jnp.float32) -> AttentionWeights:
+        """Create or read the arrays; ``key_dim``/``value_dim`` default to the inputs' widths."""
+        h = self.num_head
+        key_dim = (self.key_dim or q_channels) // h
+        value_dim = (self.value_dim or m_channels) // h
+        get = hk.get_parameter
+        query_w = get("query_w", (q_channels, h, key_dim), dtype, _glorot())
+        key_w = get("key_w", (m_channels, h, key_dim), dtype, _glorot())
+        value_w = get("value_w", (m_channels, h, value_dim), dtype, _glorot())
+        gating_w = gating_b = None
+        if self.gating:
+            gating_w = get("gating_w", (q_channels, h, value_dim), dtype,
+                           hk.initializers.Constant(0.0))
+            gating_b = get("gating_b", (h, value_dim), dtype, hk.initializers.Constant(1.0))
+        output_w = get("output_w", (h, value_dim, self.output_dim), dtype, _glorot())
+        output_b = get("output_b", (self.output_dim,), dtype, hk.initializers.Constant(0.0))
+        return AttentionWeights(query_w, key_w, value_w, output_w, output_b, gating_w, gating_b)
+
+
+def gated_attention(w: AttentionWeights, q_data: jax.Array, m_data: jax.Array,
+                    bias: jax.Array, extra_bias: jax.Array | None = None) -> jax.Array:
+    """Multi-head attention from ``q_data`` [B, Q, a] to ``m_data`` [B, K, b].
+
+    ``bias`` broadcasts to [B, H, Q, K] (usually the key mask, [B, 1, 1, K]);
+    ``extra_bias`` [H, Q, K] is shared by the batch (the pair bias). Returns [B, Q, out].
+    """
+    key_dim = w.query_w.shape[-1]
+    q = jnp.einsum("bqa,ahc->bqhc", q_data, w.query_w) * key_dim ** (-0.5)
+    k = jnp.einsum("bka,ahc->bkhc", m_data, w.key_w)
+    v = jnp.einsum("bka,ahc->bkhc", m_data, w.value_w)
+    if extra_bias is not None:
+        bias = bias + extra_bias[None]
+    out = attend(q, k, v, bias)
+    if w.gating_w is not None:
+        gate = jnp.einsum("bqa,ahc->bqhc", q_data, w.gating_w) + w.gating_b
+        out = out * jax.nn.sigmoid(gate)
+    return jnp.einsum("bqhc,hco->bqo", out, w.output_w) + w.output_b
+
+
+def attention_item_bytes(num_head: int, num_queries: int, num_keys: int, channels: int,
+                         itemsize: int = 4) -> int:
+    """Approximate bytes one batch item of :func:`gated_attention` keeps alive."""
+    logits = 3 * num_head * num_queries * num_keys
+    projections = 5 * (num_queries + num_keys) * channels
+    return itemsize * (logits + projections)
+
+
+class GlobalAttention(hk.Module):
+    """Attention of one averaged query per column (Suppl. Alg. 19 lines 2-7).
+
+    Creates ``query_w`` [a, H, C], ``key_w`` [a, C], ``value_w`` [a, V] (keys and values
+    shared by the heads), ``gating_w``/``gating_b`` and ``output_w``/``output_b``.
+    """
+
+    def __init__(self, num_head: int, output_dim: int, name: str = "attention") -> None:
+        super().__init__(name=name)
+        self.num_head = num_head
+        self.output_dim = output_dim
+
+    def weights(self, channels: int, dtype=jnp.float32) -> AttentionWeights:
+        h = self.num_head
+        key_dim = value_dim = channels // h
+        get = hk.get_parameter
+        query_w = get("query_w", (channels, h, key_dim), dtype, _glorot())
+        key_w = get("key_w", (channels, key_dim), dtype, _glorot())
+        value_w = get("value_w", (channels, value_dim), dtype, _glorot())
+        output_w = get("output_w", (h, value_dim, self.output_dim), dtype, _glorot())
+        output_b = get("output_b", (self.output_dim,), dtype, hk.initializers.Constant(0.0))
+        gating_w = get("gating_w", (channels, h, value_dim), dtype, hk.initializers.Constant(0.0))
+        gating_b = get("gating_b", (h, value_dim), dtype, hk.initializers.Constant(1.0))
+        return AttentionWeights(query_w, key_w, value_w, output_w, output_b, gating_w, gating_b)
+
+
+def global_attention(w: AttentionWeights, x: jax.Array, mask: jax.Array) -> jax.Array:
+    """Gated global attention over axis 1 of ``x`` [B, N, a] with ``mask`` [B, N]."""
+    key_dim = w.query_w.shape[-1]
+    m = mask[..., None].astype(x.dtype)
+    q_avg = jnp.sum(m * x, axis=1) / (jnp.sum(m, axis=1) + 1e-10)
+    q = jnp.einsum("ba,ahc->bhc", q_avg, w.query_w) * key_dim ** (-0.5)
+    k = jnp.einsum("bka,ac->bkc", x, w.key_w)
+    v = jnp.einsum("bka,ac->bkc", x, w.value_w)
+    logits = jnp.einsum("bhc,bkc->bhk", q, k) + mask_bias(mask, x.dtype)[:, None, :]
+    logits = jnp.clip(logits, -LOGIT_CLIP, LOGIT_CLIP)
+    weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(x.dtype)
+    avg = jnp.einsum("bhk,bkc->bhc", weights, v)
+    gate = jax.nn.sigmoid(jnp.einsum("bqa,ahc->bqhc", x, w.gating_w) + w.gating_b)
+    return jnp.einsum("bqhc,hco->bqo", avg[:, None] * gate, w.output_w) + w.output_b
+
+
+@dataclass(frozen=True)
+class AttentionConfig:
+    """Hyperparameters of one attention layer of the trunk (Suppl. Table 1 and 1.11.6).
+
+    ``key_dim``/``value_dim`` are the total widths over all heads (None: the input's
+    width); ``dropout_rate`` is the residual dropout of the layer (training, or
+    inference with ``eval_dropout``).
+    """
+
+    num_head: int
+    gating: bool = True
+    key_dim: int | None = None
+    value_dim: int | None = None
+    dropout_rate: float = 0.0
