@@ -181,3 +181,11 @@ def write_manifest(target: Path, stage: str, seconds: float, fields: dict) -> No
 @pytest.fixture
 def target_folder(tmp_path: Path, shared_data: Path) -> TargetFolder:
     return make_target(tmp_path / "out", shared_data)
+
+
+@pytest.fixture
+def target_factory(shared_data: Path):
+    """``make(root, name=..., untrained=..., models=...)`` for tests that need variants."""
+    def make(root: Path, **options) -> TargetFolder:
+        return make_target(root, shared_data, **options)
+    return make

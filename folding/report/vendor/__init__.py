@@ -4,8 +4,9 @@
 2.5.5 pairs with), taken unchanged from the npm package ``3dmol@2.5.5``
 (``package/build/3Dmol-min.js``); its BSD-3-Clause licence, which also covers the
 GLmol, three.js and jQuery code it contains, is ``3Dmol-LICENSE.txt`` (the package's
-``LICENSE``). To update: ``npm pack 3dmol@<version>``, copy the two files, and change
-:data:`THREEDMOL_VERSION` and :data:`THREEDMOL_SHA256`.
+``LICENSE``); ``3Dmol-min.js.LICENSE.txt`` is the build's banner (name, version, authors)
+that the minified file points to. To update: ``npm pack 3dmol@<version>``, copy the
+three files, and change :data:`THREEDMOL_VERSION` and :data:`THREEDMOL_SHA256`.
 """
 
 from __future__ import annotations
