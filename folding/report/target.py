@@ -27,7 +27,13 @@ from folding.errors import InputError
 from folding.report import confidence_files, plots
 from folding.report.html import ReportContent, render_report
 from folding.report.provenance import TIMINGS_FILE, read_manifests, timings
-from folding.report.ranking import RANKING_FILE, Ranking, rank_models, write_ranking
+from folding.report.ranking import (
+    RANKING_FILE,
+    Ranking,
+    rank_models,
+    read_ranking,
+    write_ranking,
+)
 from folding.report.results import ModelResult, load_models
 from folding.report.structures import ranked_structure
 
@@ -144,7 +150,7 @@ def make_target_report(target_dir: Path, name: str | None = None) -> TargetResul
     )
     report = render_report(content)
 
-    write_ranking(target_dir, ranking)
+    _write_ranking_if_changed(target_dir, ranking)
     write_json(target_dir / TIMINGS_FILE, stage_times, indent=4)
     for file_name, data in outputs.items():
         if isinstance(data, bytes):
@@ -156,6 +162,21 @@ def make_target_report(target_dir: Path, name: str | None = None) -> TargetResul
     log.info("%s: wrote %d files, best model %s (mean pLDDT %.2f)", name, len(listed) + 1,
              ranking.best, ranking.confidences[ranking.best])
     return TargetResult(name=name, ranking=ranking, files=(*listed, REPORT_FILE))
+
+
+def _write_ranking_if_changed(target_dir: Path, ranking: Ranking) -> None:
+    """Keep an identical ``ranking_debug.json`` untouched (``folding report rank`` wrote it
+    before relaxation; rewriting it would make the workflow think relaxation is out of date).
+    """
+    path = target_dir / RANKING_FILE
+    if path.exists():
+        try:
+            if read_ranking(path).to_json() == ranking.to_json():
+                return
+        except InputError:
+            pass
+        log.warning("%s differs from the ranking of the current results; rewriting it", path)
+    write_ranking(target_dir, ranking)
 
 
 def _remove_stale(target_dir: Path, count: int) -> None:

@@ -157,3 +157,17 @@ def test_target_command_names_a_missing_input(tmp_path, venv_bin, missing):
                           capture_output=True, text=True)
     assert done.returncode == 2
     assert str(folder) in done.stderr and done.stderr.startswith("folding: error:")
+
+
+def test_target_keeps_the_ranking_written_before_relaxation(target_folder, venv_bin):
+    folder = target_folder.path
+    subprocess.run([venv_bin / "folding", "report", "rank", "--target-dir", folder], check=True,
+                   capture_output=True)
+    ranking = folder / "ranking_debug.json"
+    written = ranking.stat().st_mtime_ns
+    make_target_report(folder)
+    assert ranking.stat().st_mtime_ns == written  # relax outputs stay up to date
+    # A stale ranking (results changed since) is rewritten.
+    ranking.write_text(json.dumps({"plddts": {"model_1_ptm": 1.0}, "order": ["model_1_ptm"]}))
+    make_target_report(folder)
+    assert json.loads(ranking.read_text())["order"] == list(target_folder.expected_order)
