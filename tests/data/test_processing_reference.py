@@ -229,3 +229,19 @@ def test_random_draws_are_distributed_like_the_reference(small_protein):
     # same-as-before share: 0.1 + 0.1 * profile + 0.1 * uniform hits; both agree
     share = theirs[2] / theirs[0], mine[2] / mine[0]
     assert abs(share[0] - share[1]) < 4 * np.sqrt(0.2 * 0.8 * (1 / theirs[0] + 1 / mine[0]))
+
+
+def test_alphafold_features_pkl_is_accepted(tmp_path, small_protein):
+    """run_alphafold.py pickles the data pipeline's dict as features.pkl (protocol 4)."""
+    import pickle
+
+    from folding.data.processing import load_raw_features
+
+    path = tmp_path / "features.pkl"
+    path.write_bytes(pickle.dumps(small_protein, protocol=4))
+    config = processing_config_for("model_3_ptm")
+    loaded = process_features(load_raw_features(path), config, seed=5, num_recycle=1)
+    direct = process_features(small_protein, config, seed=5, num_recycle=1)
+    assert set(loaded) == set(direct)
+    for key in direct:
+        np.testing.assert_array_equal(loaded[key], direct[key], err_msg=key)

@@ -9,7 +9,7 @@ gets the same shapes, so one compiled model serves all of them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -37,23 +37,25 @@ def padded_row_counts(num_seq: int, config: ProcessingConfig, padding: Padding) 
     )
 
 
-def pad_rows(array: np.ndarray, rows: int) -> np.ndarray:
-    """``array`` zero-padded along its first axis to ``rows`` rows."""
-    missing = rows - array.shape[0]
-    if missing < 0:
-        raise ValueError(f"cannot pad {array.shape[0]} rows down to {rows}")
-    if missing == 0:
-        return array
-    return np.pad(array, [(0, missing)] + [(0, 0)] * (array.ndim - 1))
+def stack_padded(arrays: Sequence[np.ndarray], rows: int) -> np.ndarray:
+    """``arrays`` (one per recycling iteration) zero-padded to ``rows`` rows and stacked."""
+    first = arrays[0]
+    stacked = np.zeros((len(arrays), rows, *first.shape[1:]), dtype=first.dtype)
+    for index, array in enumerate(arrays):
+        if array.shape[0] > rows:
+            raise ValueError(f"cannot pad {array.shape[0]} rows down to {rows}")
+        stacked[index, : array.shape[0]] = array
+    return stacked
 
 
-def pad_msa_features(
-    features: Mapping[str, np.ndarray], cluster_rows: int, extra_rows: int
+def stack_msa_features(
+    iterations: Sequence[Mapping[str, np.ndarray]], cluster_rows: int, extra_rows: int
 ) -> dict[str, np.ndarray]:
-    """Cluster features padded to ``cluster_rows`` and extra-MSA features to ``extra_rows``."""
-    padded = dict(features)
-    for key in CLUSTER_FEATURES:
-        padded[key] = pad_rows(features[key], cluster_rows)
-    for key in EXTRA_FEATURES:
-        padded[key] = pad_rows(features[key], extra_rows)
-    return padded
+    """Per-iteration MSA features padded (clusters, extra MSA) and stacked on a leading axis."""
+    stacked = {}
+    for key in iterations[0]:
+        rows = cluster_rows if key in CLUSTER_FEATURES else extra_rows
+        if key not in CLUSTER_FEATURES and key not in EXTRA_FEATURES:
+            raise KeyError(f"no padding rule for {key}")
+        stacked[key] = stack_padded([iteration[key] for iteration in iterations], rows)
+    return stacked

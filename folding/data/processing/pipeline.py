@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from folding.data.processing.config import COMPACT_PADDING, Padding, ProcessingConfig
-from folding.data.processing.fixed_size import pad_msa_features, padded_row_counts
+from folding.data.processing.fixed_size import padded_row_counts, stack_msa_features
 from folding.data.processing.masked_msa import msa_profile
 from folding.data.processing.msa_features import sampled_msa_features
 from folding.data.processing.msa_sampling import MsaSample, draw_msa_sample
@@ -104,14 +104,10 @@ def process_features(
     fixed["random_crop_to_size_seed"] = crop_seed
 
     cluster_rows, extra_rows = padded_row_counts(features.num_seq, config, padding)
-    per_sample = [
-        pad_msa_features(sampled_msa_features(features, sample), cluster_rows, extra_rows)
-        for sample in samples
-    ]
+    per_sample = [sampled_msa_features(features, sample) for sample in samples]
     iterations = per_sample * num_iterations if len(per_sample) == 1 else per_sample
     processed = {
         key: np.repeat(value[None], num_iterations, axis=0) for key, value in fixed.items()
     }
-    for key in per_sample[0]:
-        processed[key] = np.stack([iteration[key] for iteration in iterations])
+    processed.update(stack_msa_features(iterations, cluster_rows, extra_rows))
     return processed
