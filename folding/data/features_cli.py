@@ -1,0 +1,84 @@
+"""``folding features``: AlphaFold's raw input features from a FASTA file and its searches.
+
+Command (writes ``RAW.npz`` atomically; nothing is written when anything fails)::
+
+    folding features --fasta Q.fasta --msa-dir MSAS --template-mmcif-dir DB/pdb_mmcif/mmcif_files \\
+        --max-template-date 2021-11-01 --output RAW.npz
+        [--template-hits MSAS/pdb_hits.sto] [--obsolete-pdbs FILE] [--kalign-binary PATH]
+    folding features --fasta Q.fasta --msa-dir MSAS --no-templates --output RAW.npz
+
+It reads, as AlphaFold's ``DataPipeline`` with precomputed MSAs does, from ``MSAS``:
+``uniref90_hits.sto`` (first 10,000 rows), ``bfd_uniref_hits.a3m`` (or AlphaFold 2.0-2.2's
+``bfd_uniclust_hits.a3m``, or reduced_dbs' ``small_bfd_hits.sto``) and ``mgnify_hits.sto``
+(first 501 rows), merged in that order and deduplicated; and the template hits of
+``pdb_hits.hhr`` (hhsearch, AlphaFold's monomer search), else ``pdb70_hits.hhr`` (its 2.0-2.2
+name), else ``pdb_hits.sto`` (hmmsearch), unless ``--template-hits`` names the file. The
+template search itself is ``folding templates search``. ``--no-templates`` leaves the
+``template_*`` features out (the model then sees no templates).
+
+The output holds the keys, dtypes and shapes of AlphaFold's raw feature dict
+(:mod:`folding.data.features`), string features stored as fixed-width bytes; AlphaFold's
+own ``features.pkl`` can be given wherever ``RAW.npz`` is expected.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from folding.data.features import (
+    TEMPLATE_HIT_FILES,
+    find_msa_files,
+    find_template_hits,
+    raw_features,
+    read_msas,
+    save_raw_npz,
+)
+from folding.data.templates.cli import featurise_hits, read_query
+from folding.errors import InputError
+
+logger = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--fasta", required=True, type=Path, help="the query (one record)")
+    parser.add_argument("--msa-dir", required=True, type=Path,
+                        help="folder with uniref90_hits.sto, bfd_uniref_hits.a3m, mgnify_hits.sto"
+                        " and the template hits")
+    parser.add_argument("--template-mmcif-dir", type=Path,
+                        help="the template database's pdb_mmcif/mmcif_files folder")
+    parser.add_argument("--max-template-date", help="YYYY-MM-DD: newer templates are not used")
+    parser.add_argument("--template-hits", type=Path,
+                        help="template hit file (default: the first of "
+                        f"{', '.join(TEMPLATE_HIT_FILES)} in --msa-dir)")
+    parser.add_argument("--obsolete-pdbs", type=Path,
+                        help="PDB's obsolete.dat (default: beside the mmCIF folder, if there)")
+    parser.add_argument("--kalign-binary", help="path of the kalign program")
+    parser.add_argument("--no-templates", action="store_true",
+                        help="leave the template features out")
+    parser.add_argument("--output", required=True, type=Path, help="RAW.npz to write")
+
+
+def run(args: argparse.Namespace) -> int:
+    description, sequence = read_query(args.fasta)
+    msas = read_msas(find_msa_files(args.msa_dir), sequence)
+    templates = {}
+    if not args.no_templates:
+        if args.template_mmcif_dir is None or args.max_template_date is None:
+            raise InputError("templates need --template-mmcif-dir and --max-template-date "
+                             "(or pass --no-templates)")
+        hits = args.template_hits or find_template_hits(args.msa_dir)
+        if hits is None:
+            names = ", ".join(TEMPLATE_HIT_FILES)
+            raise InputError(f"{args.msa_dir} holds no template hits ({names}); run "
+                             "`folding templates search`, or pass --no-templates")
+        found = featurise_hits(hits, sequence, args.template_mmcif_dir, args.max_template_date,
+                               args.obsolete_pdbs, args.kalign_binary)
+        templates = found.raw_features()
+        logger.info("templates from %s: %s", hits, ", ".join(found.domain_names) or "none")
+    features = raw_features(sequence, description, msas, templates)
+    save_raw_npz(args.output, features)
+    logger.info("wrote %s: %d residues, %d MSA rows, %d templates", args.output, len(sequence),
+                features["msa"].shape[0], len(templates.get("template_domain_names", [])))
+    return 0
