@@ -41,8 +41,10 @@ def model_names(target_dir: Path) -> list[str]:
 class RelaxOutcome:
     """What relaxation did to one model.
 
-    ``status`` is ``"relaxed"`` (a relaxed PDB exists), ``"failed"`` (relaxation was
-    tried, no relaxed PDB: the unrelaxed model is used) or ``"not relaxed"``.
+    ``status`` is ``"relaxed"`` (a relaxed PDB exists and its record, if any, does not say
+    ``"relaxed": false``), ``"failed"`` (relaxation was tried but gave no relaxed model:
+    ``folding relax`` then copies the unrelaxed input and records why; the unrelaxed
+    model is used) or ``"not relaxed"``.
     """
 
     status: str
@@ -103,8 +105,10 @@ class ModelResult:
 
     @property
     def structure_path(self) -> Path | None:
-        """The structure to rank and show: relaxed if it exists, else unrelaxed."""
-        return self.relaxed_pdb or self.unrelaxed_pdb
+        """The structure to rank and show: relaxed if relaxation succeeded, else unrelaxed."""
+        if self.relax.relaxed and self.relaxed_pdb is not None:
+            return self.relaxed_pdb
+        return self.unrelaxed_pdb or self.relaxed_pdb
 
     def chain_starts(self) -> list[int]:
         """Residue indices where a new chain starts (after the first): chain boundaries."""
@@ -146,7 +150,7 @@ def read_relax(target_dir: Path, name: str) -> RelaxOutcome:
             raise InputError(f"{record_path}: not valid JSON ({error}); re-run relax") from error
         if not isinstance(record, dict):
             raise InputError(f"{record_path}: expected a JSON object; re-run relax")
-    if pdb.exists():
+    if pdb.exists() and record.get("relaxed") is not False:
         status, reason = "relaxed", str(record.get("reason") or "")
     elif record:
         status = "failed"

@@ -158,11 +158,15 @@ def make_target(
     (target / f"relaxed_{best}.pdb").write_text(to_pdb(relaxed))
     (target / f"relax_{best}.json").write_text(json.dumps({
         "violations_before": 4, "violations_after": 0, "heavy_atom_rmsd": 0.21,
-        "seconds": 8.5, "converged": True, "reason": ""}))
+        "seconds": 8.5, "relaxed": True, "converged": True, "reason": None}))
     if len(order) > 2:
-        (target / f"relax_{order[2]}.json").write_text(json.dumps({
-            "violations_before": 12, "violations_after": None, "heavy_atom_rmsd": None,
-            "seconds": 3.1, "converged": False,
+        # As `folding relax` leaves a failed relaxation: the input copied, the reason recorded.
+        failed = order[2]
+        (target / f"relaxed_{failed}.pdb").write_bytes(
+            (target / f"unrelaxed_{failed}.pdb").read_bytes())
+        (target / f"relax_{failed}.json").write_text(json.dumps({
+            "violations_before": 12, "violations_after": 12, "heavy_atom_rmsd": 0.0,
+            "seconds": 3.1, "relaxed": False, "converged": False,
             "reason": "OpenMM minimisation raised NaN energies"}))
     write_manifest(target, "msa_uniref90", 95.2, {
         "tool": "jackhmmer", "versions": {"hmmer": "3.3.2", "pyhmmer": "0.12.3"},

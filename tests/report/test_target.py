@@ -171,3 +171,27 @@ def test_target_keeps_the_ranking_written_before_relaxation(target_folder, venv_
     ranking.write_text(json.dumps({"plddts": {"model_1_ptm": 1.0}, "order": ["model_1_ptm"]}))
     make_target_report(folder)
     assert json.loads(ranking.read_text())["order"] == list(target_folder.expected_order)
+
+
+@pytest.mark.slow
+def test_real_relax_output_becomes_ranked_0(target_folder, venv_bin):
+    """`folding relax` on the top model (about 20 s), then the report takes its output."""
+    folder = target_folder.path
+    best = target_folder.expected_order[0]
+    subprocess.run(
+        [venv_bin / "folding", "relax", "--input", folder / f"unrelaxed_{best}.pdb",
+         "--output", folder / f"relaxed_{best}.pdb", "--record", folder / f"relax_{best}.json"],
+        check=True, capture_output=True)
+    record = json.loads((folder / f"relax_{best}.json").read_text())
+    make_target_report(folder)
+    ranked = (folder / "ranked_0.pdb").read_text()
+    if record["relaxed"]:
+        assert ranked == (folder / f"relaxed_{best}.pdb").read_text()
+        assert any(line[76:78].strip() == "H" for line in ranked.splitlines()
+                   if line.startswith("ATOM"))  # AlphaFold's relaxed models keep hydrogens
+    else:
+        assert ranked == (folder / f"unrelaxed_{best}.pdb").read_text()
+    protein = from_pdb(folder / "ranked_0.pdb")
+    assert np.allclose(protein.residue_b_factors(), target_folder.plddts[best], atol=0.006)
+    text = (folder / "report.html").read_text()
+    assert ("relaxed; violations" in text) == record["relaxed"]
