@@ -237,7 +237,8 @@ class TemplateFeaturiser:
             try:
                 template = self._template(query_sequence, hit, entries)
             except _SkipError as skip:
-                logger.info("template %s skipped: %s", hit.name.split()[0], skip.reason)
+                logger.info("template %s skipped (%s): %s", hit.name.split()[0], skip.kind,
+                            skip.reason)
                 skipped.append(SkippedHit(hit.name, skip.reason, skip.kind))
                 continue
             if self.search == "hmmsearch":
