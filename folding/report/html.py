@@ -181,6 +181,18 @@ def _plots(content: ReportContent) -> str:
     return "".join(parts) or '<p class="muted">No plots.</p>'
 
 
+def report_versions() -> dict[str, str]:
+    """Versions of what made this report."""
+    import platform
+
+    import matplotlib
+    import numpy
+
+    return {"folding": __version__, "3Dmol.js": THREEDMOL_VERSION,
+            "matplotlib": matplotlib.__version__, "numpy": numpy.__version__,
+            "python": platform.python_version()}
+
+
 def _provenance(content: ReportContent) -> str:
     ids = sorted({m.params_id or "unknown" for m in content.models})
     parts = ["<h3>Model parameters</h3><ul>"]
@@ -196,6 +208,9 @@ def _provenance(content: ReportContent) -> str:
         parts.append("<h3>Timings</h3><table><thead><tr><th>Stage</th><th>Seconds</th></tr>"
                      f"</thead><tbody>{rows}<tr><th>Total</th>"
                      f'<th class="num">{total:.1f}</th></tr></tbody></table>')
+    parts.append("<h3>This report</h3><ul>" + "".join(
+        f"<li>{html.escape(k)}: <code>{html.escape(v)}</code></li>"
+        for k, v in report_versions().items()) + "</ul>")
     parts.append("<h3>Stages</h3>")
     if not content.manifests:
         parts.append('<p class="muted">No stage manifests (provenance/*.json) were found.</p>')

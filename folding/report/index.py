@@ -107,8 +107,9 @@ def render_index(summaries: list[TargetSummary], generated: str) -> str:
         "css": package_text("report.css"),
         "banner": untrained_banner(untrained_ids) if untrained_ids else "",
         "heading": "Structure predictions",
-        "subtitle": html.escape(f"{len(summaries)} targets; folding {__version__}; "
-                                f"generated {generated}"),
+        "subtitle": html.escape(
+            f"{len(summaries)} target{'' if len(summaries) == 1 else 's'}; "
+            f"folding {__version__}; generated {generated}"),
         "targets_table": table,
         "footer": "Best model = highest mean pLDDT, as AlphaFold ranks monomer models.",
     })

@@ -214,3 +214,25 @@ def test_report_renders_in_headless_chromium(target_folder, browser, tmp_path):
     browser.screenshot(tmp_path / "index_page.png")
     assert browser.errors() == []
     assert [u for u in browser.requests() if u != index.as_uri()] == []
+
+
+def test_notebook_view_renders_offline(target_folder, browser, tmp_path):
+    """The py3Dmol view of show() loads its embedded 3Dmol.js (data URI) and draws."""
+    import folding.report
+
+    make_target_report(target_folder.path)
+    page = tmp_path / "notebook_view.html"
+    folding.report.show(target_folder.path, width=600, height=450).write_html(str(page))
+    browser.call("Page.navigate", url=page.as_uri())
+    browser.wait_for("document.readyState === 'complete'")
+    browser.wait_for("!!document.querySelector('canvas')")
+    time.sleep(1.0)
+    rect = browser.evaluate(
+        "(() => { const r = document.querySelector('canvas').getBoundingClientRect();"
+        " return {x: r.left, y: r.top, width: r.width, height: r.height}; })()")
+    shot = tmp_path / "notebook_view.png"
+    image = browser.screenshot(shot, clip=rect)
+    print(f"\nnotebook view screenshot: {shot}")
+    assert _has_hue(image, "#0053D6") > 500, f"nothing drawn in pLDDT colours; see {shot}"
+    assert browser.errors() == []
+    assert [u for u in browser.requests()[1:] if not u.startswith("data:")] == []
