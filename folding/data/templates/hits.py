@@ -84,7 +84,7 @@ def parse_hhr(text: str, source: str = "hhr") -> list[TemplateHit]:
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if line.startswith("No ")]
     hits = []
-    for begin, end in zip(starts, [*starts[1:], len(lines)], strict=True):
+    for begin, end in zip(starts, [*starts[1:], len(lines)][: len(starts)], strict=True):
         try:
             hits.append(_parse_hhr_section(lines[begin:end]))
         except (ValueError, IndexError) as error:
