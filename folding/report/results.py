@@ -70,7 +70,8 @@ class ModelResult:
         pae: [L, L] predicted aligned error in Angstrom (1.9.7), or None.
         max_pae: the largest PAE the head can predict (31.75 A), or None.
         ptm: predicted TM-score (1.9.7), or None; iptm for multimers, or None.
-        params_id: ``untrained:seed=S`` or the sha256 of the parameter file ("" if unknown).
+        params_id: ``untrained:seed=S`` or the sha256 of the parameter file ("" if unknown;
+            ``untrained (REMARK 250 ...)`` when only the PDB file says so).
         num_recycles: recycling iterations run, or None.
         asym_id: [L] chain of each residue (1-based) for multimers, or None.
         unrelaxed_pdb / relaxed_pdb: paths that exist, or None.
@@ -175,6 +176,19 @@ def read_relax(target_dir: Path, name: str) -> RelaxOutcome:
     )
 
 
+def _says_untrained(pdb: Path) -> bool:
+    """Whether a PDB file's REMARK records say its parameters were untrained."""
+    if not pdb.exists():
+        return False
+    with pdb.open() as handle:
+        for line in handle:
+            if not line.startswith("REMARK"):
+                return False
+            if "UNTRAINED" in line.upper():
+                return True
+    return False
+
+
 def load_model(target_dir: Path, name: str) -> ModelResult:
     """Read ``result_<name>.npz`` and the files beside it."""
     path = target_dir / f"result_{name}.npz"
@@ -184,6 +198,11 @@ def load_model(target_dir: Path, name: str) -> ModelResult:
     plddt = np.asarray(data["plddt"], dtype=np.float32)
     if plddt.ndim != 1 or plddt.size == 0:
         raise InputError(f"{path}: 'plddt' has shape {plddt.shape}, expected [L]")
+    if not np.isfinite(plddt).all() or plddt.min() < 0 or plddt.max() > 100:
+        raise InputError(
+            f"{path}: 'plddt' has values outside 0-100 or not finite; the model run failed, "
+            "re-run `folding model run` for it"
+        )
     length = plddt.shape[0]
     pae = data.get("predicted_aligned_error")
     if pae is not None:
@@ -193,6 +212,9 @@ def load_model(target_dir: Path, name: str) -> ModelResult:
                 f"{path}: 'predicted_aligned_error' has shape {pae.shape}, expected "
                 f"({length}, {length}) like 'plddt'"
             )
+        if not np.isfinite(pae).all():
+            raise InputError(f"{path}: 'predicted_aligned_error' has non-finite values; the "
+                             "model run failed, re-run `folding model run` for it")
         pae.setflags(write=False)
     asym_id = data.get("asym_id")
     if asym_id is not None:
@@ -203,6 +225,9 @@ def load_model(target_dir: Path, name: str) -> ModelResult:
     recycles = _scalar(data.get("num_recycles"))
     unrelaxed = target_dir / f"unrelaxed_{name}.pdb"
     relaxed = target_dir / f"relaxed_{name}.pdb"
+    params_id = _text(data["params_id"]) if "params_id" in data else ""
+    if not params_id.startswith(UNTRAINED_PREFIX) and _says_untrained(unrelaxed):
+        params_id = f"{UNTRAINED_PREFIX} (REMARK 250 of {unrelaxed.name})"
     return ModelResult(
         name=name,
         plddt=plddt,
@@ -210,7 +235,7 @@ def load_model(target_dir: Path, name: str) -> ModelResult:
         max_pae=_scalar(data.get("max_predicted_aligned_error")) if pae is not None else None,
         ptm=_scalar(data.get("ptm")),
         iptm=_scalar(data.get("iptm")),
-        params_id=_text(data["params_id"]) if "params_id" in data else "",
+        params_id=params_id,
         num_recycles=None if recycles is None else int(recycles),
         asym_id=asym_id,
         unrelaxed_pdb=unrelaxed if unrelaxed.exists() else None,

@@ -80,3 +80,31 @@ def test_corrupt_result_is_named(target_folder, venv_bin):
     assert done.returncode == 2
     assert str(bad) in done.stderr
     assert not (target_folder.path / RANKING_FILE).exists()
+
+
+def _rewrite(path, **changes):
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays.update(changes)
+    for key, value in list(arrays.items()):
+        if value is None:
+            del arrays[key]
+    np.savez(path, **arrays)
+
+
+def test_non_finite_plddt_is_refused(target_folder):
+    from folding.errors import InputError
+
+    path = target_folder.path / "result_model_1_ptm.npz"
+    plddt = target_folder.plddts["model_1_ptm"].copy()
+    plddt[3] = np.nan
+    _rewrite(path, plddt=plddt)
+    with pytest.raises(InputError, match=r"result_model_1_ptm\.npz.*outside 0-100 or not finite"):
+        load_models(target_folder.path)
+
+
+def test_untrained_is_read_from_the_pdb_remark_when_metadata_lacks_it(target_folder):
+    path = target_folder.path / "result_model_1_ptm.npz"
+    _rewrite(path, params_id=None)
+    model = {m.name: m for m in load_models(target_folder.path)}["model_1_ptm"]
+    assert model.untrained and "REMARK 250" in model.params_id
