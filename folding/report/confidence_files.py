@@ -1,10 +1,12 @@
 """Per-model confidence files in the formats other tools read.
 
 * ``pae_<model>.json``: the predicted aligned error (supplement 1.9.7) in the format of
-  the AlphaFold Protein Structure Database, as AlphaFold's pipeline writes it:
-  ``[{"predicted_aligned_error": [[...]], "max_predicted_aligned_error": 31.75}]``,
-  values rounded to one decimal, compact separators. (The database itself serves
-  whole numbers; AlphaFold keeps one decimal, and so do we.)
+  the AlphaFold Protein Structure Database:
+  ``[{"predicted_aligned_error": [[0, 1, 4, ...], ...], "max_predicted_aligned_error":
+  31.75}]``, compact separators, values rounded to the nearest whole Angstrom as the
+  database serves them since its 2022 expansion (AlphaFold's own pipeline writes one
+  decimal in the same layout; full precision is in ``scores_<model>.json``).
+  ``max_predicted_aligned_error`` is the largest value the PAE head can give, unrounded.
 * ``confidence_<model>.json``: per-residue pLDDT as AlphaFold 2.3 writes it,
   ``{"residueNumber": [1, ...], "confidenceScore": [...], "confidenceCategory": [...]}``
   with pLDDT rounded to two decimals and the categories D (< 50), L (50-70), M (70-90)
@@ -45,11 +47,11 @@ def plddt_category(score: float) -> str:
 
 
 def pae_json(pae: np.ndarray, max_pae: float) -> str:
-    """PAE in the AlphaFold Database format (one decimal, compact), as AlphaFold writes it."""
+    """PAE in the AlphaFold Database format (whole Angstroms, compact JSON)."""
     if pae.ndim != 2 or pae.shape[0] != pae.shape[1]:
         raise ValueError(f"PAE must be a square matrix, got shape {pae.shape}")
     document = [{
-        "predicted_aligned_error": np.round(pae.astype(np.float64), 1).tolist(),
+        "predicted_aligned_error": np.rint(pae.astype(np.float64)).astype(np.int64).tolist(),
         "max_predicted_aligned_error": float(max_pae),
     }]
     return json.dumps(document, indent=None, separators=(",", ":"))

@@ -19,15 +19,20 @@ def test_plddt_categories_follow_alphafold_bands():
 
 
 @pytest.mark.reference
-def test_pae_json_equals_the_reference_writer():
+def test_pae_json_is_the_reference_layout_with_database_rounding():
     notebook_utils = pytest.importorskip("alphafold.notebooks.notebook_utils")
     rng = np.random.default_rng(3)
     pae = rng.uniform(0, 31.75, size=(57, 57)).astype(np.float32)
     ours = confidence_files.pae_json(pae, 31.75)
-    assert ours == notebook_utils.get_pae_json(pae, 31.75)
+    # The reference writes the same layout with one decimal; the database rounds to integers.
+    reference = json.loads(notebook_utils.get_pae_json(pae, 31.75))
+    reference[0]["predicted_aligned_error"] = np.rint(pae.astype(np.float64)).astype(int).tolist()
+    assert ours == json.dumps(reference, separators=(",", ":"))
     document = json.loads(ours)
     assert list(document[0]) == ["predicted_aligned_error", "max_predicted_aligned_error"]
-    assert np.allclose(document[0]["predicted_aligned_error"], pae, atol=0.05 + 1e-6)
+    values = np.array(document[0]["predicted_aligned_error"])
+    assert values.dtype.kind == "i" and np.abs(values - pae).max() <= 0.5 + 1e-6
+    assert document[0]["max_predicted_aligned_error"] == 31.75
 
 
 def test_pae_json_rejects_a_non_square_matrix():
