@@ -239,10 +239,7 @@ def test_cluster_summaries_match_a_direct_computation():
     centre_del = rng.integers(0, 4, size=centres.shape).astype(np.float32)
     extra_del = rng.integers(0, 4, size=extra.shape).astype(np.float32)
     assignment = assign_to_clusters(centres, extra)
-    profile, deletion_mean = summarize_clusters(
-        centres, np.ones(centres.shape, np.float32), centre_del,
-        extra, np.ones(extra.shape, np.float32), extra_del, assignment,
-    )
+    profile, deletion_mean = summarize_clusters(centres, centre_del, extra, extra_del, assignment)
     for c in range(4):
         members = np.concatenate([centres[c : c + 1], extra[assignment == c]])
         member_del = np.concatenate([centre_del[c : c + 1], extra_del[assignment == c]])

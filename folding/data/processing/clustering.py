@@ -75,8 +75,9 @@ def assign_to_clusters(centres: np.ndarray, extra: np.ndarray) -> np.ndarray:
     nearest = _agreement_argmax()
     rows = block_rows(num_extra, num_res)
     centre_ids = centres.astype(np.int8)
+    extra = extra.astype(np.int8, copy=False)
     for start in range(0, num_extra, rows):
-        block = extra[start : start + rows].astype(np.int8)
+        block = extra[start : start + rows]
         filled = block.shape[0]
         if filled < rows:  # gap rows agree with nothing and are dropped below
             block = np.pad(block, [(0, rows - filled), (0, 0)], constant_values=21)
@@ -86,44 +87,42 @@ def assign_to_clusters(centres: np.ndarray, extra: np.ndarray) -> np.ndarray:
 
 def summarize_clusters(
     centres: np.ndarray,
-    centre_mask: np.ndarray,
     centre_deletions: np.ndarray,
     extra: np.ndarray,
-    extra_mask: np.ndarray,
     extra_deletions: np.ndarray,
     assignment: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``cluster_profile`` [C, L, 23] and ``cluster_deletion_mean`` [C, L], float32.
 
-    Each centre counts once (through its mask) beside the members assigned to it; the
-    denominator carries AlphaFold's 1e-6 so that fully masked positions give zeros.
+    Each cluster counts its centre once beside the members assigned to it; the
+    denominator carries AlphaFold's 1e-6 (``1e-6 + 1 + members``, in float32 as
+    AlphaFold rounds it). The members are visited sorted by cluster, so the per-cluster
+    sums run over contiguous rows.
     """
     num_clusters, num_res = centres.shape
-    counts = np.zeros(num_clusters * num_res, dtype=np.float64)
-    residue_counts = np.zeros(num_clusters * num_res * MSA_CLASSES, dtype=np.float64)
-    deletion_sums = np.zeros(num_clusters * num_res, dtype=np.float64)
-    step = max(1, _BLOCK_ELEMENTS // max(num_res, 1))
-    columns = np.arange(num_res)
-    for start in range(0, extra.shape[0], step):
-        stop = min(start + step, extra.shape[0])
-        cell = (assignment[start:stop, None].astype(np.int64) * num_res + columns).reshape(-1)
-        mask = extra_mask[start:stop].reshape(-1).astype(np.float64)
-        counts += np.bincount(cell, weights=mask, minlength=counts.size)
-        residue_counts += np.bincount(
-            cell * MSA_CLASSES + extra[start:stop].reshape(-1),
-            weights=mask,
-            minlength=residue_counts.size,
+    members = np.bincount(assignment, minlength=num_clusters)
+    residue_counts = np.zeros((num_clusters, num_res, MSA_CLASSES), dtype=np.int64)
+    deletion_sums = np.zeros((num_clusters, num_res), dtype=np.float32)
+    filled = np.nonzero(members)[0]
+    if filled.size:
+        order = np.argsort(assignment, kind="stable")
+        starts = (np.cumsum(members) - members)[filled]
+        # float32 sums of integer counts, exact below 2**24 as AlphaFold's float32 sums
+        deletion_sums[filled] = np.add.reduceat(
+            extra_deletions[order].astype(np.float32, copy=False), starts, axis=0
         )
-        deletion_sums += np.bincount(
-            cell,
-            weights=mask * extra_deletions[start:stop].reshape(-1),
-            minlength=deletion_sums.size,
-        )
-    residue_sums = residue_counts.astype(np.float32).reshape(num_clusters, num_res, MSA_CLASSES)
-    residue_sums += one_hot(centres, MSA_CLASSES)
-    deletion_total = deletion_sums.astype(np.float32).reshape(num_clusters, num_res)
-    deletion_total += centre_deletions.astype(np.float32)
-    denominator = (
-        np.float32(1e-6) + centre_mask.astype(np.float32)
-    ) + counts.astype(np.float32).reshape(num_clusters, num_res)
+        # (cluster, column, class) cell of every member residue; int32 unless huge
+        code_type = np.int32 if residue_counts.size < 2**31 else np.int64
+        cluster_base = assignment.astype(code_type) * code_type(num_res * MSA_CLASSES)
+        cells = np.arange(num_res, dtype=code_type) * code_type(MSA_CLASSES)
+        flat = residue_counts.reshape(-1)
+        step = max(1, _BLOCK_ELEMENTS // max(num_res, 1))
+        for start in range(0, order.size, step):
+            rows = order[start : start + step]
+            codes = cluster_base[rows, None] + cells + extra[rows]
+            flat += np.bincount(codes.reshape(-1), minlength=flat.size)
+    residue_sums = residue_counts.astype(np.float32) + one_hot(centres, MSA_CLASSES)
+    deletion_total = deletion_sums.astype(np.float32) + centre_deletions.astype(np.float32)
+    denominator = (np.float32(1e-6) + np.float32(1.0)) + members.astype(np.float32)[:, None]
+    denominator = np.broadcast_to(denominator, (num_clusters, num_res))
     return residue_sums / denominator[..., None], deletion_total / denominator

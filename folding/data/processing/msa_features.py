@@ -45,10 +45,9 @@ def sampled_msa_features(raw: RawFeatures, sample: MsaSample) -> dict[str, np.nd
 
     extra = raw.msa[extra_rows]
     extra_deletions = raw.deletion_matrix[extra_rows]
-    extra_mask = np.ones(extra.shape, dtype=np.float32)
     assignment = assign_to_clusters(centres, extra)
     profile, deletion_mean = summarize_clusters(
-        centres, centre_mask, centre_deletions, extra, extra_mask, extra_deletions, assignment
+        centres, centre_deletions, extra, extra_deletions, assignment
     )
     msa_feat = np.concatenate(
         [
@@ -69,7 +68,7 @@ def sampled_msa_features(raw: RawFeatures, sample: MsaSample) -> dict[str, np.nd
         "bert_mask": bert["bert_mask"],
         "true_msa": bert["true_msa"],
         "extra_msa": extra[kept].astype(np.int32),
-        "extra_msa_mask": extra_mask[kept],
+        "extra_msa_mask": np.ones((kept.shape[0], raw.num_res), dtype=np.float32),
         "extra_msa_row_mask": np.ones(kept.shape[0], dtype=np.float32),
         "extra_has_deletion": has_deletion(kept_deletions),
         "extra_deletion_value": deletion_value(kept_deletions),

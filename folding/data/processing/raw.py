@@ -43,7 +43,7 @@ class RawFeatures:
     aatype: np.ndarray  # [L] int32, 0-20
     residue_index: np.ndarray  # [L] int32
     between_segment_residues: np.ndarray  # [L] int32
-    msa: np.ndarray  # [N, L] int32, 0-21
+    msa: np.ndarray  # [N, L] int8, 0-21 (int8 keeps deep MSAs small)
     deletion_matrix: np.ndarray  # [N, L] float32
     template_aatype: np.ndarray  # [T, L] int32, 0-21
     template_all_atom_masks: np.ndarray  # [T, L, 37] float32
@@ -124,7 +124,7 @@ class RawFeatures:
             aatype=aatype,
             residue_index=residue_index.reshape(-1).astype(np.int32),
             between_segment_residues=between.reshape(-1).astype(np.int32),
-            msa=HHBLITS_TO_AATYPE[msa.astype(np.int64)],
+            msa=HHBLITS_TO_AATYPE.astype(np.int8)[msa],
             deletion_matrix=deletions.astype(np.float32),
             template_aatype=templates[0],
             template_all_atom_masks=templates[1],
