@@ -1,0 +1,122 @@
+"""Invariant point attention: Algorithm 22 of the AlphaFold2 supplement.
+
+Each residue attends to every other with logits made of three terms: scalar
+query-key products, the pair representation, and the squared distances between query
+and key points that each residue places in its own backbone frame and that are
+compared in the global frame. Values are scalars, points (read back into the query's
+local frame) and the pair representation. Because the points only enter through global
+distances and local coordinates, the output is invariant to any rigid motion of all
+frames together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from folding.model.geometry import Rigid3, Vec3
+from folding.model.primitives import Linear
+
+Array = jax.Array
+_HIGHEST = jax.lax.Precision.HIGHEST
+
+
+@dataclasses.dataclass(frozen=True)
+class InvariantPointAttentionConfig:
+    """Hyperparameters of Algorithm 22 (supplement Table 1 / structure module section)."""
+
+    num_head: int = 12
+    num_scalar_qk: int = 16
+    num_scalar_v: int = 16
+    num_point_qk: int = 4
+    num_point_v: int = 8
+    num_output: int = 384
+    #: Regulariser under the square root of the output points' norms.
+    distance_epsilon: float = 1e-8
+
+
+def _points(flat: Array, num_head: int, num_points: int) -> Vec3:
+    """[L, 3 * H * P] (all x, then all y, then all z) -> Vec3 [L, H, P]."""
+    x, y, z = jnp.split(flat, 3, axis=-1)
+    shape = (flat.shape[0], num_head, num_points)
+    return Vec3(x.reshape(shape), y.reshape(shape), z.reshape(shape))
+
+
+class InvariantPointAttention(hk.Module):
+    """Algorithm 22 (InvariantPointAttention).
+
+    Call with the single representation [L, C], the pair representation [L, L, Cz], a
+    residue mask [L] and the backbone frames (a :class:`Rigid3` of shape [L], in the
+    structure module's nanometre units); returns the update to the single
+    representation, [L, num_output]. Runs in float32.
+    """
+
+    def __init__(self, config: InvariantPointAttentionConfig,
+                 name: str = "invariant_point_attention") -> None:
+        super().__init__(name=name)
+        self.config = config
+
+    def __call__(self, single: Array, pair: Array, mask: Array, frames: Rigid3) -> Array:
+        c = self.config
+        num_res = single.shape[0]
+        h = c.num_head
+
+        q_scalar = Linear(h * c.num_scalar_qk, name="q_scalar")(single)
+        q_scalar = q_scalar.reshape(num_res, h, c.num_scalar_qk)
+        kv_scalar = Linear(h * (c.num_scalar_qk + c.num_scalar_v), name="kv_scalar")(single)
+        kv_scalar = kv_scalar.reshape(num_res, h, c.num_scalar_qk + c.num_scalar_v)
+        k_scalar, v_scalar = jnp.split(kv_scalar, [c.num_scalar_qk], axis=-1)
+
+        # Points are produced in each residue's local frame and moved to the global frame.
+        local_frames = frames[:, None, None]
+        q_point = local_frames.apply(_points(
+            Linear(3 * h * c.num_point_qk, name="q_point_local")(single), h, c.num_point_qk))
+        kv_point = local_frames.apply(_points(
+            Linear(3 * h * (c.num_point_qk + c.num_point_v), name="kv_point_local")(single),
+            h, c.num_point_qk + c.num_point_v))
+        k_point = kv_point[..., :c.num_point_qk]
+        v_point = kv_point[..., c.num_point_qk:]
+
+        # Weights that give each of the three logit terms unit variance at initialisation
+        # (supplement 1.8.2): w_C = sqrt(2 / (9 P_qk)), w_L = sqrt(1 / 3).
+        scalar_weight = np.sqrt(1.0 / (3 * c.num_scalar_qk))
+        point_weight = np.sqrt(1.0 / (3 * c.num_point_qk * 9.0 / 2.0))
+        pair_weight = np.sqrt(1.0 / 3)
+        gamma = jax.nn.softplus(hk.get_parameter(
+            "trainable_point_weights", [h], jnp.float32,
+            hk.initializers.Constant(np.log(np.exp(1.0) - 1.0))))
+
+        # [H, L, L] logits.
+        scalar_logits = jnp.einsum("qhc,khc->hqk", scalar_weight * q_scalar, k_scalar)
+        q_hlp = q_point.map(lambda a: jnp.swapaxes(a, 0, 1)[:, :, None, :])  # [H, L, 1, P]
+        k_hlp = k_point.map(lambda a: jnp.swapaxes(a, 0, 1)[:, None, :, :])  # [H, 1, L, P]
+        dist2 = q_hlp.squared_distance(k_hlp)  # [H, L, L, P]
+        point_logits = -0.5 * jnp.sum((point_weight * gamma)[:, None, None, None] * dist2,
+                                      axis=-1)
+        pair_logits = pair_weight * jnp.transpose(Linear(h, name="attention_2d")(pair),
+                                                  (2, 0, 1))
+        logits = scalar_logits + point_logits + pair_logits
+        mask_2d = mask[:, None] * mask[None, :]
+        logits = logits - 1e5 * (1.0 - mask_2d)
+        attn = jax.nn.softmax(logits, axis=-1)
+
+        result_scalar = jnp.einsum("hqk,khc->qhc", attn, v_scalar)
+        # The point average stays in full float32 whatever the matmul precision.
+        result_point = v_point.map(
+            lambda a: jnp.einsum("hqk,khp->qhp", attn, a, precision=_HIGHEST))
+        result_point = frames[:, None, None].apply_inverse(result_point)  # back to local
+        result_pair = jnp.einsum("hqk,qkc->qhc", attn, pair)
+
+        flat = (num_res, -1)
+        features = [
+            result_scalar.reshape(flat),
+            result_point.x.reshape(flat), result_point.y.reshape(flat),
+            result_point.z.reshape(flat),
+            result_point.norm(c.distance_epsilon).reshape(flat),
+            result_pair.reshape(flat),
+        ]
+        return Linear(c.num_output, name="output_projection")(jnp.concatenate(features, -1))
