@@ -21,8 +21,7 @@ from folding.atomic import write_json, write_text
 from folding.errors import InputError
 from folding.report.html import fill, package_text, untrained_banner
 from folding.report.ranking import rank_models
-from folding.report.results import load_models, model_names, natural_key
-from folding.report.target import REPORT_FILE
+from folding.report.results import REPORT_FILE, load_models, model_names, natural_key
 
 log = logging.getLogger(__name__)
 

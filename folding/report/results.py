@@ -21,6 +21,8 @@ import numpy as np
 
 from folding.errors import InputError
 
+#: The report page of a target, written last by ``folding report target``.
+REPORT_FILE = "report.html"
 RESULT_PATTERN = re.compile(r"^result_(?P<model>.+)\.npz$")
 #: ``params_id`` of models run with random parameters starts with this.
 UNTRAINED_PREFIX = "untrained"

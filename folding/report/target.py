@@ -34,12 +34,11 @@ from folding.report.ranking import (
     read_ranking,
     write_ranking,
 )
-from folding.report.results import ModelResult, load_models
+from folding.report.results import REPORT_FILE, ModelResult, load_models
 from folding.report.structures import ranked_structure
 
 log = logging.getLogger(__name__)
 
-REPORT_FILE = "report.html"
 FEATURES_FILE = "features.npz"
 PLOT_FILES = {"plddt": "plddt.png", "pae": "pae.png", "msa_coverage": "msa_coverage.png"}
 
