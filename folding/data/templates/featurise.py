@@ -39,7 +39,13 @@ import numpy as np
 from folding.common.alphabet import HHBLITS_AA_TO_ID
 from folding.common.atoms import ATOM37_INDEX, NUM_ATOM37
 from folding.data.templates.hits import TemplateHit, query_to_hit_mapping
-from folding.data.templates.mmcif import MmcifEntry, MmcifError, ProteinChain, read_mmcif
+from folding.data.templates.mmcif import (
+    MmcifEntry,
+    MmcifError,
+    ProteinChain,
+    read_mmcif,
+    read_release_date,
+)
 from folding.data.tools.kalign import Kalign
 from folding.errors import InputError, MissingResourceError, ToolError
 
@@ -191,6 +197,10 @@ class _SkipError(Exception):
         self.reason, self.kind = reason, kind
 
 
+#: What reading an entry gave: the entry, why it is unusable, or why it is not wanted.
+_Loaded = MmcifEntry | MmcifError | _SkipError
+
+
 @dataclass(frozen=True)
 class _Template:
     domain_name: str
@@ -227,7 +237,7 @@ class TemplateFeaturiser:
         """The templates of ``hits`` for ``query_sequence`` (upper-case one-letter codes)."""
         if hits and hits[0].sum_probs is not None:
             hits = sorted(hits, key=lambda hit: hit.sum_probs or 0.0, reverse=True)
-        entries: dict[str, MmcifEntry | MmcifError] = {}
+        entries: dict[str, _Loaded] = {}
         templates: list[_Template] = []
         seen: set[str] = set()
         skipped: list[SkippedHit] = []
@@ -274,7 +284,7 @@ class TemplateFeaturiser:
     # ------------------------------------------------------------------ one hit
 
     def _template(
-        self, query: str, hit: TemplateHit, entries: dict[str, MmcifEntry | MmcifError]
+        self, query: str, hit: TemplateHit, entries: dict[str, _Loaded]
     ) -> _Template:
         try:
             pdb_id, chain_id = hit.pdb_id_and_chain
@@ -290,11 +300,6 @@ class TemplateFeaturiser:
         mapping = query_to_hit_mapping(hit, query)
         hit_sequence = hit.hit_sequence.replace("-", "")
         entry = self._entry(pdb_id, entries)
-        if entry.release_date is None:
-            raise _SkipError(f"entry {pdb_id} has no release date", "warning")
-        if entry.release_date > self.max_template_date:
-            raise _SkipError(f"entry {pdb_id} released {entry.release_date} after the maximum "
-                        f"template date {self.max_template_date}", "prefilter")
 
         found = _find_in_entry(entry, chain_id, hit_sequence)
         if found is not None:
@@ -341,20 +346,35 @@ class TemplateFeaturiser:
             raise _SkipError(f"template stretch of {length} residues (needs {MIN_TEMPLATE_LENGTH})",
                         "prefilter")
 
-    def _entry(self, pdb_id: str, entries: dict[str, MmcifEntry | MmcifError]) -> MmcifEntry:
+    def _entry(self, pdb_id: str, entries: dict[str, _Loaded]) -> MmcifEntry:
+        """The parsed entry, or a skip: missing, unreadable, undated or too recent.
+
+        The release date is read first from the tables alone, so that entries past the
+        cutoff are never parsed whole.
+        """
         if pdb_id not in entries:
-            path = self.database.mmcif_dir / f"{pdb_id}.cif"
-            if not path.is_file():
-                entries[pdb_id] = MmcifError(f"mmCIF file {path} not found")
-            else:
-                try:
-                    entries[pdb_id] = read_mmcif(path, pdb_id)
-                except MmcifError as error:
-                    entries[pdb_id] = error
+            entries[pdb_id] = self._load(pdb_id)
         entry = entries[pdb_id]
+        if isinstance(entry, _SkipError):
+            raise _SkipError(entry.reason, entry.kind)
         if isinstance(entry, MmcifError):
             raise _SkipError(str(entry), "warning")
         return entry
+
+    def _load(self, pdb_id: str) -> _Loaded:
+        path = self.database.mmcif_dir / f"{pdb_id}.cif"
+        if not path.is_file():
+            return MmcifError(f"mmCIF file {path} not found")
+        try:
+            released = read_release_date(path)
+            if released is None:
+                return MmcifError(f"entry {pdb_id} has no release date")
+            if released > self.max_template_date:
+                return _SkipError(f"entry {pdb_id} released {released} after the maximum "
+                                  f"template date {self.max_template_date}", "prefilter")
+            return read_mmcif(path, pdb_id)
+        except MmcifError as error:
+            return error
 
     def _realign(
         self, entry: MmcifEntry, chain_id: str, old: str, mapping: Mapping[int, int]

@@ -109,6 +109,20 @@ def read_mmcif(path: str | os.PathLike[str], entry_id: str | None = None) -> Mmc
     return parse_mmcif(text, entry_id or path.stem.lower())
 
 
+def read_release_date(path: str | os.PathLike[str]) -> datetime.date | None:
+    """The release date of the entry in ``path``, read without building its structure.
+
+    Cheap (tables only): lets a date cutoff drop entries before they are parsed. Raises
+    :class:`MmcifError` when the file cannot be read.
+    """
+    from gemmi import cif
+
+    try:
+        return _release_date(_Tables(cif.read(str(path))[0]))
+    except (OSError, RuntimeError, ValueError, IndexError) as error:
+        raise MmcifError(f"{path}: not a readable mmCIF file ({error})") from error
+
+
 def parse_mmcif(text: str, entry_id: str) -> MmcifEntry:
     """Parse mmCIF ``text`` into an :class:`MmcifEntry`; raises :class:`MmcifError`."""
     from Bio.PDB import MMCIFParser
