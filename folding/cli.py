@@ -41,6 +41,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("report", "folding.report.cli", "rank models, write confidence files, plots, report"),
     Command("databases", "folding.databases.cli", "download, check or build databases"),
     Command("demo", "folding.demo", "build the demo databases and run the demo workflow"),
+    Command("workflow", "folding.workflow.cli", "helpers the Snakemake rules call (internal)"),
 )
 
 

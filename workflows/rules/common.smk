@@ -1,0 +1,149 @@
+# Settings, targets, the search plan and the checks made before any job starts.
+import json
+import os
+import sys
+from pathlib import Path
+
+import yaml
+from snakemake.utils import validate
+
+from folding.errors import FoldingError
+from folding.inputs import read_targets
+from folding.workflow import settings as folding_settings
+from folding.workflow.plan import make_plan
+from folding.workflow.preflight import preflight
+
+SCHEMA = Path(workflow.basedir) / "workflows" / "schemas" / "config.schema.yaml"
+
+
+# Jobs run the `folding` command of the environment Snakemake runs in, as an activated
+# virtual environment or conda environment would put it first on PATH.
+envvars:
+    "PATH",
+
+
+os.environ["PATH"] = os.pathsep.join(
+    [str(Path(sys.executable).parent), os.environ["PATH"]]
+)
+
+
+def stop(message, status=3):
+    """One clear line and a non-zero exit, before any job starts."""
+    print(f"folding: error: {message}", file=sys.stderr)
+    sys.exit(status)
+
+
+with open(SCHEMA) as handle:
+    _schema = yaml.safe_load(handle)
+folding_settings.normalise(config, _schema)
+_problems = folding_settings.config_errors(config, _schema)
+if _problems:
+    stop("; ".join(_problems) + f" (the keys are documented in {SCHEMA})", 2)
+validate(config, str(SCHEMA))
+SETTINGS = folding_settings.resolve(config)
+if not config.get("input"):
+    stop(
+        "config 'input' is not set; pass --config input=FASTA_OR_FOLDER (e.g. snakemake "
+        "--cores 2 --config input=my.fasta output_dir=out preset=demo database_dir=demo_db)",
+        2,
+    )
+try:
+    TARGETS = read_targets(SETTINGS.input, max_length=SETTINGS.max_length).targets
+except FoldingError as error:
+    stop(str(error), error.exit_code)
+
+PLAN = make_plan(SETTINGS, TARGETS)
+PREFLIGHT = preflight(PLAN)
+if not PREFLIGHT.ok:
+    stop(PREFLIGHT.message())
+for _note in PREFLIGHT.notes:
+    print(f"folding: note: {_note}", file=sys.stderr)
+
+OUT = str(SETTINGS.output_dir)
+CACHE = str(SETTINGS.cache_dir)
+DATABASE_DIR = str(SETTINGS.database_dir)
+TARGET_NAMES = [job.name for job in PLAN.targets]
+MODELS = list(SETTINGS.models)
+SEQUENCES = {job.sequence_hash: job.sequence for job in PLAN.targets}
+
+
+wildcard_constraints:
+    target=r"[A-Za-z0-9_.-]+",
+    model=r"model_[1-5](_ptm)?",
+    key=r"[0-9a-f]{20}",
+    seqhash=r"[0-9a-f]{64}",
+
+
+def query_fasta(wildcards):
+    """The content-keyed query FASTA of the search whose cache key is wildcards.key."""
+    _, job = PLAN.search_key_owner(wildcards.key)
+    return f"{CACHE}/queries/{job.sequence_hash}.fasta"
+
+
+def search_settings(wildcards):
+    """--setting arguments of a search stage manifest (what its cache key hashes)."""
+    step, _ = PLAN.search_key_owner(wildcards.key)
+    items = {"tool": step.tool, **step.settings}
+    return " ".join(f"--setting {k}={json.dumps(v)}" for k, v in items.items())
+
+
+# folding search arguments of msa_mode mmseqs2 / server.
+if SETTINGS.msa_mode == "server":
+    COLABFOLD_SEARCH_ARGS = f"--tool server --server-url {SETTINGS.msa_server_url}"
+else:
+    COLABFOLD_SEARCH_ARGS = f"--tool mmseqs2 --database {SETTINGS.mmseqs_uniref_db}" + (
+        f" --env-database {SETTINGS.mmseqs_env_db}" if SETTINGS.mmseqs_env_db else ""
+    )
+
+
+def model_params(wildcards):
+    """The parameter file of a model (none when it runs untrained)."""
+    path = PREFLIGHT.params[wildcards.model]
+    return [] if path is None else [str(path)]
+
+
+def weights_args(wildcards):
+    """folding model run's parameter arguments: the file, or untrained with the seed."""
+    if PREFLIGHT.untrained(wildcards.model):
+        return f"--untrained-params --seed {SETTINGS.seed}"
+    return f"--params {PREFLIGHT.params[wildcards.model]} --seed {SETTINGS.seed}"
+
+
+def msa_inputs(wildcards):
+    """A target's cached search results and their stage manifests."""
+    job = PLAN.target(wildcards.target)
+    files = []
+    for step in PLAN.searches:
+        folder = f"{CACHE}/msa/{job.search_keys[step.name]}"
+        names = [] if step.tool == "precomputed" else list(step.outputs)
+        files += [f"{folder}/{name}" for name in names] + [
+            f"{folder}/{step.stage}.json"
+        ]
+    if PLAN.template is not None:
+        folder = f"{CACHE}/templates/{job.template_key}"
+        files += [f"{folder}/{PLAN.template.output}", f"{folder}/templates.json"]
+        if PLAN.template.fetch_on_demand:
+            files.append(f"{folder}/mmcif_fetch.json")
+    return files
+
+
+def database_args(paths):
+    return " ".join(f"--database {path}" for path in paths)
+
+
+def template_msa(wildcards):
+    job = PLAN.template_key_owner(wildcards.tkey)
+    key = job.search_keys[PLAN.template.msa_step]
+    return f"{CACHE}/msa/{key}/{PLAN.template.msa_file}"
+
+
+def relaxed_models(wildcards):
+    """The relaxed PDB files the report of a target waits for."""
+    if SETTINGS.relax == "none":
+        return []
+    models = MODELS
+    if SETTINGS.relax == "best":
+        ranking = checkpoints.rank.get(target=wildcards.target).output[0]
+        with open(ranking) as handle:
+            models = json.load(handle)["order"][:1]
+    return [f"{OUT}/{wildcards.target}/relaxed_{model}.pdb" for model in models]

@@ -1,0 +1,35 @@
+# Features: AlphaFold's raw input features (sequence, merged and deduplicated MSA,
+# templates up to max_template_date) from the target's msas/ folder.
+
+
+rule features:
+    input:
+        fasta=f"{OUT}/{{target}}/{{target}}.fasta",
+        msas=f"{OUT}/{{target}}/msas/sources.json",
+    output:
+        f"{OUT}/{{target}}/features.npz",
+    log:
+        f"{OUT}/{{target}}/logs/features.log",
+    conda:
+        "../envs/folding.yaml"
+    params:
+        templates=(
+            f"--template-mmcif-dir {PLAN.template.mmcif_dir} "
+            f"--max-template-date {SETTINGS.max_template_date}"
+            if PLAN.template is not None
+            else "--no-templates"
+        ),
+        settings=(
+            f"--setting max_template_date={SETTINGS.max_template_date}"
+            if PLAN.template is not None
+            else "--setting templates=false"
+        ),
+        sequence_hash=lambda wc: PLAN.target(wc.target).sequence_hash,
+        record=lambda wc: f"{OUT}/{wc.target}/provenance/features.json",
+        msa_dir=lambda wc, input: os.path.dirname(input.msas),
+    shell:
+        "folding workflow stage --stage features --log {log} --record {params.record} "
+        "--sequence-hash {params.sequence_hash} --tool numpy --tool kalign "
+        "{params.settings} -- "
+        "folding features --fasta {input.fasta} --msa-dir {params.msa_dir} "
+        "{params.templates} --output {output}"

@@ -1,0 +1,37 @@
+# Input check: the input was read and checked (folding.inputs) before any job started;
+# each target's FASTA is written from its checked sequence, so a job re-runs only when
+# that target's sequence or header changes, not when another record of the file does.
+
+
+rule target_fasta:
+    output:
+        f"{OUT}/{{target}}/{{target}}.fasta",
+    log:
+        f"{OUT}/{{target}}/logs/inputs.log",
+    conda:
+        "../envs/folding.yaml"
+    params:
+        header=lambda wc: PLAN.target(wc.target).description,
+        sequence=lambda wc: PLAN.target(wc.target).sequence,
+        sequence_hash=lambda wc: PLAN.target(wc.target).sequence_hash,
+        source=lambda wc: PLAN.target(wc.target).source,
+        record=lambda wc: f"{OUT}/{wc.target}/provenance/inputs.json",
+    shell:
+        "folding workflow stage --stage inputs --log {log} --record {params.record} "
+        "--sequence-hash {params.sequence_hash} --setting source={params.source:q} -- "
+        "folding workflow query --name {wildcards.target} --description {params.header:q} "
+        "--sequence {params.sequence} --output {output}"
+
+
+rule query_fasta:
+    output:
+        f"{CACHE}/queries/{{seqhash}}.fasta",
+    log:
+        f"{CACHE}/queries/{{seqhash}}.log",
+    conda:
+        "../envs/folding.yaml"
+    params:
+        sequence=lambda wc: SEQUENCES[wc.seqhash],
+    shell:
+        "folding workflow query --name query --sequence {params.sequence} "
+        "--output {output} 2> {log}"

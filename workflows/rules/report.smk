@@ -1,0 +1,36 @@
+# Report: ranked_<i>.pdb/.cif, confidence JSON, plots, timings.json (from the stage
+# manifests) and report.html per target; index.html for the run.
+
+
+rule report:
+    input:
+        ranking=f"{OUT}/{{target}}/ranking_debug.json",
+        relaxed=relaxed_models,
+        features=f"{OUT}/{{target}}/features.npz",
+    output:
+        html=f"{OUT}/{{target}}/report.html",
+        timings=f"{OUT}/{{target}}/timings.json",
+    log:
+        f"{OUT}/{{target}}/logs/report.log",
+    conda:
+        "../envs/folding.yaml"
+    params:
+        target_dir=lambda wc, output: os.path.dirname(output.html),
+    shell:
+        "folding report target --target-dir {params.target_dir} "
+        "--name {wildcards.target} > {log} 2>&1"
+
+
+rule index:
+    input:
+        expand(f"{OUT}/{{target}}/report.html", target=TARGET_NAMES),
+    output:
+        f"{OUT}/index.html",
+    log:
+        f"{OUT}/logs/index.log",
+    conda:
+        "../envs/folding.yaml"
+    params:
+        output_dir=lambda wc, output: os.path.dirname(output[0]),
+    shell:
+        "folding report index --output-dir {params.output_dir} > {log} 2>&1"
