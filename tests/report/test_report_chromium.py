@@ -44,6 +44,18 @@ class Browser:
             [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
             stdout=subprocess.DEVNULL, stderr=self._stderr,
         )
+        self.socket = None
+        self._next_id = 0
+        self.events: list[dict] = []
+        try:
+            self._connect(profile)
+            for domain in ("Page", "Runtime", "Network", "Log"):
+                self.call(f"{domain}.enable")
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, profile: Path) -> None:
         port_file = profile / "DevToolsActivePort"
         deadline = time.monotonic() + 30
         while not (port_file.exists() and port_file.read_text().strip()):
@@ -55,10 +67,6 @@ class Browser:
             pages = [t for t in json.load(reply) if t["type"] == "page"]
         self.socket = websocket.create_connection(
             pages[0]["webSocketDebuggerUrl"], timeout=60, suppress_origin=True)
-        self._next_id = 0
-        self.events: list[dict] = []
-        for domain in ("Page", "Runtime", "Network", "Log"):
-            self.call(f"{domain}.enable")
 
     def call(self, method: str, **params) -> dict:
         self._next_id += 1
@@ -113,7 +121,8 @@ class Browser:
 
     def close(self) -> None:
         try:
-            self.socket.close()
+            if self.socket is not None:
+                self.socket.close()
         finally:
             self.process.terminate()
             try:
