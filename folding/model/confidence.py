@@ -1,0 +1,128 @@
+"""Confidence scores from the heads' logits: pLDDT, PAE and pTM.
+
+Plain JAX functions (jit-able, and callable on NumPy arrays; ``np.asarray`` the result):
+
+* pLDDT: the expected lDDT-Ca under the pLDDT head's 50 bins, x100 (Algorithm 29);
+* PAE: the expected aligned error under the PAE head's 64 bins (supplement 1.9.7);
+* pTM: the expected TM-score of the best-aligned frame (supplement 1.9.7, eq. 40),
+  with Yang & Skolnick's d0 (Proteins 57, 702, 2004).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+def plddt(logits: Array) -> Array:
+    """Per-residue pLDDT in [0, 100] from logits [..., num_bins] over lDDT in [0, 1]."""
+    logits = jnp.asarray(logits, jnp.float32)
+    num_bins = logits.shape[-1]
+    centers = (jnp.arange(num_bins, dtype=jnp.float32) + 0.5) / num_bins
+    return 100.0 * jnp.sum(jax.nn.softmax(logits, axis=-1) * centers, axis=-1)
+
+
+def bin_centers(breaks: Array) -> Array:
+    """Centres of the bins between evenly spaced ``breaks`` [num_bins - 1], plus one more
+    bin past the last break (the open-ended bin, represented half a step beyond it)."""
+    breaks = jnp.asarray(breaks, jnp.float32)
+    step = breaks[1] - breaks[0]
+    centers = breaks + step / 2
+    return jnp.append(centers, centers[-1] + step)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class AlignedError:
+    """Predicted aligned error.
+
+    Attributes:
+        probs: [L, L, num_bins] probability of each error bin.
+        pae: [L, L] expected error (Angstrom) of residue j when aligned on residue i.
+        max_pae: the largest value the expectation can take (the last bin centre).
+    """
+
+    probs: Array
+    pae: Array
+    max_pae: Array
+
+
+def predicted_aligned_error(logits: Array, breaks: Array) -> AlignedError:
+    """PAE from the PAE head's logits [L, L, num_bins] and bin breaks [num_bins - 1]."""
+    probs = jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1)
+    centers = bin_centers(breaks)
+    return AlignedError(probs, jnp.sum(probs * centers, axis=-1), centers[-1])
+
+
+def tm_score_d0(num_res: Array | float) -> Array:
+    """TM-score's length scale d0 = 1.24 (N - 15)^(1/3) - 1.8, with N at least 19."""
+    n = jnp.maximum(jnp.asarray(num_res, jnp.float32), 19.0)
+    return 1.24 * (n - 15.0) ** (1.0 / 3.0) - 1.8
+
+
+def predicted_tm_score(logits: Array, breaks: Array, residue_weights: Array | None = None,
+                       asym_id: Array | None = None) -> Array:
+    """pTM (or, given ``asym_id``, interface pTM) from the PAE head's logits.
+
+    ``residue_weights`` [L] in [0, 1] (e.g. the sequence mask) weight the residues and set
+    d0 by their sum. For each aligned frame i, the TM term 1 / (1 + (e / d0)^2) is
+    averaged over the error bins and over residues j; the score is the best frame's.
+    With ``asym_id`` only pairs from different chains count.
+    """
+    logits = jnp.asarray(logits, jnp.float32)
+    num_res = logits.shape[0]
+    weights = (jnp.ones(num_res, jnp.float32) if residue_weights is None
+               else jnp.asarray(residue_weights, jnp.float32))
+    d0 = tm_score_d0(jnp.sum(weights))
+    tm_per_bin = 1.0 / (1.0 + jnp.square(bin_centers(breaks)) / jnp.square(d0))
+    tm = jnp.sum(jax.nn.softmax(logits, axis=-1) * tm_per_bin, axis=-1)  # [L, L]
+    if asym_id is None:
+        pair_mask = jnp.ones((num_res, num_res), bool)
+    else:
+        asym_id = jnp.asarray(asym_id)
+        pair_mask = asym_id[:, None] != asym_id[None, :]
+    tm = tm * pair_mask
+    pair_weights = pair_mask * (weights[None, :] * weights[:, None])
+    normalized = pair_weights / (1e-8 + jnp.sum(pair_weights, axis=-1, keepdims=True))
+    per_frame = jnp.sum(tm * normalized, axis=-1)
+    return jnp.max(per_frame * weights)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class ConfidenceMetrics:
+    """The confidences of one prediction.
+
+    Attributes:
+        plddt: [L] per-residue pLDDT (0-100).
+        mean_plddt: pLDDT averaged over the residues in the mask.
+        aligned_error: PAE, or None for models without the PAE head.
+        ptm: pTM, or None for models without the PAE head.
+    """
+
+    plddt: Array
+    mean_plddt: Array
+    aligned_error: AlignedError | None = None
+    ptm: Array | None = None
+
+
+def confidence_metrics(plddt_logits: Array, seq_mask: Array,
+                       aligned_error_logits: Array | None = None,
+                       aligned_error_breaks: Array | None = None) -> ConfidenceMetrics:
+    """pLDDT, its masked mean and, when the PAE head's outputs are given, PAE and pTM
+    (weighted by ``seq_mask``), as AlphaFold reports them."""
+    per_residue = plddt(plddt_logits)
+    mask = jnp.asarray(seq_mask, jnp.float32)
+    mean = jnp.sum(per_residue * mask) / jnp.sum(mask)
+    if aligned_error_logits is None:
+        return ConfidenceMetrics(per_residue, mean)
+    if aligned_error_breaks is None:
+        raise ValueError("aligned_error_breaks are needed with aligned_error_logits")
+    return ConfidenceMetrics(
+        per_residue, mean,
+        predicted_aligned_error(aligned_error_logits, aligned_error_breaks),
+        predicted_tm_score(aligned_error_logits, aligned_error_breaks, mask))

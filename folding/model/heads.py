@@ -1,0 +1,144 @@
+"""The network heads: distogram, masked MSA, pLDDT, experimentally resolved, PAE.
+
+Each head is a small Haiku module under its official name, called on one representation
+and returning logits (supplement section 1.9). Heads compute in float32 whatever the
+trunk's dtype. Turning logits into confidences is :mod:`folding.model.confidence`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+
+from folding.common.atoms import NUM_ATOM37
+from folding.model.primitives import LayerNorm, Linear
+
+Array = jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class DistogramConfig:
+    """Supplement 1.9.8: 64 bins between 2.3125 and 21.6875 Angstrom."""
+
+    num_bins: int = 64
+    first_break: float = 2.3125
+    last_break: float = 21.6875
+
+
+@dataclasses.dataclass(frozen=True)
+class MaskedMsaConfig:
+    """Supplement 1.9.9: 20 amino acids, unknown, gap and the mask token."""
+
+    num_output: int = 23
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictedLddtConfig:
+    """Algorithm 29: 50 bins of lDDT-Ca over [0, 1]."""
+
+    num_channels: int = 128
+    num_bins: int = 50
+
+
+@dataclasses.dataclass(frozen=True)
+class PredictedAlignedErrorConfig:
+    """Supplement 1.9.7: 64 bins of aligned error, the last open-ended beyond 31 A."""
+
+    num_bins: int = 64
+    max_error_bin: float = 31.0
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class DistogramLogits:
+    """logits [L, L, num_bins] (symmetric) and the bin edges [num_bins - 1] (Angstrom)."""
+
+    logits: Array
+    bin_edges: Array
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class AlignedErrorLogits:
+    """logits [L, L, num_bins] (row: aligned frame, column: residue) and the bin
+    breaks [num_bins - 1] (Angstrom)."""
+
+    logits: Array
+    breaks: Array
+
+
+def _f32(x: Array) -> Array:
+    return x.astype(jnp.float32)
+
+
+class DistogramHead(hk.Module):
+    """Pair representation -> distogram logits over pseudo-beta distances (1.9.8)."""
+
+    def __init__(self, config: DistogramConfig | None = None,
+                 name: str = "distogram_head") -> None:
+        super().__init__(name=name)
+        self.config = config or DistogramConfig()
+
+    def __call__(self, pair: Array) -> DistogramLogits:
+        c = self.config
+        half = Linear(c.num_bins, name="half_logits")(_f32(pair))
+        edges = jnp.linspace(c.first_break, c.last_break, c.num_bins - 1)
+        return DistogramLogits(half + jnp.swapaxes(half, 0, 1), edges)
+
+
+class MaskedMsaHead(hk.Module):
+    """MSA representation [N, L, C_m] -> logits [N, L, 23] of the masked residues (1.9.9)."""
+
+    def __init__(self, config: MaskedMsaConfig | None = None,
+                 name: str = "masked_msa_head") -> None:
+        super().__init__(name=name)
+        self.config = config or MaskedMsaConfig()
+
+    def __call__(self, msa: Array) -> Array:
+        return Linear(self.config.num_output, name="logits")(_f32(msa))
+
+
+class PredictedLDDTHead(hk.Module):
+    """Algorithm 29 (predictPerResidueLDDT_Ca): the structure module's final single
+    activations [L, C_s] -> logits [L, 50] over lDDT-Ca bins."""
+
+    def __init__(self, config: PredictedLddtConfig | None = None,
+                 name: str = "predicted_lddt_head") -> None:
+        super().__init__(name=name)
+        self.config = config or PredictedLddtConfig()
+
+    def __call__(self, single: Array) -> Array:
+        c = self.config
+        act = LayerNorm(name="input_layer_norm")(_f32(single))
+        act = jax.nn.relu(Linear(c.num_channels, name="act_0")(act))
+        act = jax.nn.relu(Linear(c.num_channels, name="act_1")(act))
+        return Linear(c.num_bins, name="logits")(act)
+
+
+class ExperimentallyResolvedHead(hk.Module):
+    """The Evoformer's single representation [L, C_s] -> logits [L, 37]: how likely each
+    atom37 atom is resolved in a high-resolution experiment (1.9.10; sigmoid to read)."""
+
+    def __init__(self, name: str = "experimentally_resolved_head") -> None:
+        super().__init__(name=name)
+
+    def __call__(self, single: Array) -> Array:
+        return Linear(NUM_ATOM37, name="logits")(_f32(single))
+
+
+class PredictedAlignedErrorHead(hk.Module):
+    """Pair representation -> logits of the aligned error of residue j in the frame of
+    residue i (1.9.7), from which PAE and pTM are computed."""
+
+    def __init__(self, config: PredictedAlignedErrorConfig | None = None,
+                 name: str = "predicted_aligned_error_head") -> None:
+        super().__init__(name=name)
+        self.config = config or PredictedAlignedErrorConfig()
+
+    def __call__(self, pair: Array) -> AlignedErrorLogits:
+        c = self.config
+        logits = Linear(c.num_bins, name="logits")(_f32(pair))
+        return AlignedErrorLogits(logits, jnp.linspace(0.0, c.max_error_bin, c.num_bins - 1))

@@ -1,0 +1,106 @@
+"""The five heads: official parameter names and shapes, and parity with the reference."""
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from folding.model import heads
+
+NUM_RES, NUM_SEQ = 12, 5
+
+
+def _representations(seed=0):
+    rng = np.random.default_rng(seed)
+    return {
+        "msa": jnp.asarray(rng.normal(size=(NUM_SEQ, NUM_RES, 256)), jnp.float32),
+        "pair": jnp.asarray(rng.normal(size=(NUM_RES, NUM_RES, 128)), jnp.float32),
+        "single": jnp.asarray(rng.normal(size=(NUM_RES, 384)), jnp.float32),
+        "structure_module": jnp.asarray(rng.normal(size=(NUM_RES, 384)), jnp.float32),
+    }
+
+
+def _ours(reps):
+    return {
+        "distogram": heads.DistogramHead()(reps["pair"]),
+        "masked_msa": heads.MaskedMsaHead()(reps["msa"]),
+        "predicted_lddt": heads.PredictedLDDTHead()(reps["structure_module"]),
+        "experimentally_resolved": heads.ExperimentallyResolvedHead()(reps["single"]),
+        "predicted_aligned_error": heads.PredictedAlignedErrorHead()(reps["pair"]),
+    }
+
+
+def test_shapes_and_symmetric_distogram():
+    reps = _representations()
+    model = hk.transform(_ours)
+    params = model.init(jax.random.PRNGKey(0), reps)
+    assert set(params) == {
+        "distogram_head/half_logits", "masked_msa_head/logits", "predicted_lddt_head/act_0",
+        "predicted_lddt_head/act_1", "predicted_lddt_head/logits",
+        "predicted_lddt_head/input_layer_norm", "experimentally_resolved_head/logits",
+        "predicted_aligned_error_head/logits"}
+    out = model.apply(params, None, reps)
+    assert out["distogram"].logits.shape == (NUM_RES, NUM_RES, 64)
+    np.testing.assert_array_equal(out["distogram"].logits,
+                                  np.swapaxes(out["distogram"].logits, 0, 1))
+    assert out["masked_msa"].shape == (NUM_SEQ, NUM_RES, 23)
+    assert out["predicted_lddt"].shape == (NUM_RES, 50)
+    assert out["experimentally_resolved"].shape == (NUM_RES, 37)
+    assert out["predicted_aligned_error"].logits.shape == (NUM_RES, NUM_RES, 64)
+    np.testing.assert_allclose(np.asarray(out["predicted_aligned_error"].breaks)[[0, -1]],
+                               [0.0, 31.0])
+    np.testing.assert_allclose(np.asarray(out["distogram"].bin_edges)[[0, -1]],
+                               [2.3125, 21.6875])
+    # bf16 inputs still give float32 logits
+    bf16 = jax.tree_util.tree_map(lambda x: x.astype(jnp.bfloat16), reps)
+    assert model.apply(params, None, bf16)["predicted_lddt"].dtype == jnp.float32
+
+
+@pytest.mark.reference
+def test_heads_match_reference():
+    oracle = pytest.importorskip("oracle")
+    modules = pytest.importorskip("alphafold.model.modules")
+    cfg = oracle.reference_config("model_1_ptm").model
+    reps = _representations(1)
+
+    def ref_fn(reps):
+        gc, h = cfg.global_config, cfg.heads
+        return {
+            "distogram": modules.DistogramHead(h.distogram, gc)(reps, None, False),
+            "masked_msa": modules.MaskedMsaHead(h.masked_msa, gc)(reps, None, False),
+            "predicted_lddt": modules.PredictedLDDTHead(h.predicted_lddt, gc)(reps, None,
+                                                                               False),
+            "experimentally_resolved": modules.ExperimentallyResolvedHead(
+                h.experimentally_resolved, gc)(reps, None, False),
+            "predicted_aligned_error": modules.PredictedAlignedErrorHead(
+                h.predicted_aligned_error, gc)(reps, None, False),
+        }
+
+    ref, ours = hk.transform(ref_fn), hk.transform(_ours)
+    key = jax.random.PRNGKey(0)
+    ref_shapes = jax.eval_shape(ref.init, key, reps)
+    our_shapes = jax.eval_shape(ours.init, key, reps)
+    assert jax.tree_util.tree_map(lambda s: s.shape, our_shapes) == \
+        jax.tree_util.tree_map(lambda s: s.shape, ref_shapes)
+    params = oracle.randomize(ref_shapes, seed=2)
+    expected = ref.apply(params, None, reps)
+    got = ours.apply(params, None, reps)
+    pairs = {
+        "distogram": (got["distogram"].logits, expected["distogram"]["logits"]),
+        "distogram_edges": (got["distogram"].bin_edges, expected["distogram"]["bin_edges"]),
+        "masked_msa": (got["masked_msa"], expected["masked_msa"]["logits"]),
+        "predicted_lddt": (got["predicted_lddt"], expected["predicted_lddt"]["logits"]),
+        "experimentally_resolved": (got["experimentally_resolved"],
+                                    expected["experimentally_resolved"]["logits"]),
+        "predicted_aligned_error": (got["predicted_aligned_error"].logits,
+                                    expected["predicted_aligned_error"]["logits"]),
+        "pae_breaks": (got["predicted_aligned_error"].breaks,
+                       expected["predicted_aligned_error"]["breaks"]),
+    }
+    for name, (a, b) in pairs.items():
+        scale = float(jnp.abs(b).max())
+        diff = float(jnp.abs(a - b).max())
+        print(f"{name}: max |diff| {diff:.2e} (max |value| {scale:.2f})")
+        assert scale > 0.1, name
+        assert diff <= 1e-5 * scale, name
