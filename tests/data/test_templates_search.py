@@ -23,7 +23,6 @@ from folding.data.features import load_raw_npz
 from folding.data.parsers.stockholm import stockholm_to_a3m
 from folding.data.templates.hits import parse_hhr, parse_hmmsearch_sto
 from folding.data.templates.search import template_query
-from folding.data.tools.hhsearch import HHsearch
 from folding.data.tools.hmmsearch import Hmmsearch, HmmsearchPrograms
 
 TARGETS = ("A0A024R1R8", "P61626", "openfold_short")
@@ -120,17 +119,16 @@ def test_hhsearch_on_a_real_pdb70(shared_data, tmp_path, venv_bin):
     _needs("hhsearch")
     af_hhsearch = pytest.importorskip("alphafold.data.tools.hhsearch")
     msa = shared_data / "alignments/P61626/uniref90_hits.sto"
-    a3m = stockholm_to_a3m(template_query(msa))
-    ours = parse_hhr(HHsearch.locate([shared_data / PDB70]).search(a3m))
-    ref = af_hhsearch.HHSearch(binary_path=shutil.which("hhsearch"),
-                               databases=[str(shared_data / PDB70)]).query(a3m)
-    assert ours == parse_hhr(ref)
-    assert len(ours) == 20 and all(hit.sum_probs > 100 for hit in ours)
-
     hits = tmp_path / "pdb_hits.hhr"
     subprocess.run([str(venv_bin / "folding"), "templates", "search", "--msa", str(msa),
                     "--tool", "hhsearch", "--database", str(shared_data / PDB70),
                     "--output", str(hits)], check=True, capture_output=True)
+    ours = parse_hhr(hits.read_text())
+    a3m = stockholm_to_a3m(template_query(msa))
+    ref = af_hhsearch.HHSearch(binary_path=shutil.which("hhsearch"),
+                               databases=[str(shared_data / PDB70)]).query(a3m)
+    assert ours == parse_hhr(ref)
+    assert len(ours) == 20 and all(hit.sum_probs > 100 for hit in ours)
     features = tmp_path / "t.npz"
     subprocess.run([str(venv_bin / "folding"), "templates", "featurise", "--fasta",
                     str(shared_data / "queries/P61626.fasta"), "--hits", str(hits),
