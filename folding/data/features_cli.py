@@ -61,9 +61,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    description, sequence = read_query(args.fasta)
-    msas = read_msas(find_msa_files(args.msa_dir), sequence)
-    templates = {}
+    if not args.msa_dir.is_dir():
+        raise InputError(f"MSA folder {args.msa_dir} not found; run the MSA search first")
+    hits = None
     if not args.no_templates:
         if args.template_mmcif_dir is None or args.max_template_date is None:
             raise InputError("templates need --template-mmcif-dir and --max-template-date "
@@ -73,6 +73,10 @@ def run(args: argparse.Namespace) -> int:
             names = ", ".join(TEMPLATE_HIT_FILES)
             raise InputError(f"{args.msa_dir} holds no template hits ({names}); run "
                              "`folding templates search`, or pass --no-templates")
+    description, sequence = read_query(args.fasta)
+    msas = read_msas(find_msa_files(args.msa_dir), sequence)
+    templates = {}
+    if hits is not None:
         found = featurise_hits(hits, sequence, args.template_mmcif_dir, args.max_template_date,
                                args.obsolete_pdbs, args.kalign_binary)
         templates = found.raw_features()
