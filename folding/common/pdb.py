@@ -31,7 +31,7 @@ _LINE_WIDTH = 80
 _REMARK_NUMBER = re.compile(r"^(\d{1,3})(?:\s|$)(.*)$")
 
 
-def _remark_lines(remark: str) -> list[str]:
+def remark_lines(remark: str) -> list[str]:
     """``REMARK NNN text`` lines for one remark, wrapped to 80 columns."""
     match = _REMARK_NUMBER.match(remark)
     number, text = (match.group(1), match.group(2)) if match else ("", remark)
@@ -70,7 +70,7 @@ def to_pdb(protein: Protein, remarks: Sequence[str] = ()) -> str:
     if len(numbers) and (numbers.min() < -999 or numbers.max() > 9999):
         raise ValueError("residue numbers must lie in -999..9999 for the PDB format")
 
-    lines = [line for remark in all_remarks for line in _remark_lines(remark)]
+    lines = [line for remark in all_remarks for line in remark_lines(remark)]
     serial = 1
     length = protein.num_residues
     for i in range(length):
