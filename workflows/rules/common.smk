@@ -74,6 +74,11 @@ wildcard_constraints:
     seqhash=r"[0-9a-f]{64}",
 
 
+# Each job declares one output, the last file it writes (usually its stage manifest,
+# provenance/<stage>.json): a job killed at any moment leaves no declared output, so a
+# re-run simply runs it again, and a finished job is never run twice.
+
+
 def query_fasta(wildcards):
     """The content-keyed query FASTA of the search whose cache key is wildcards.key."""
     _, job = PLAN.search_key_owner(wildcards.key)
@@ -110,18 +115,15 @@ def weights_args(wildcards):
 
 
 def msa_inputs(wildcards):
-    """A target's cached search results and their stage manifests."""
+    """The stage manifests of a target's cached searches (each written after its results)."""
     job = PLAN.target(wildcards.target)
-    files = []
-    for step in PLAN.searches:
-        folder = f"{CACHE}/msa/{job.search_keys[step.name]}"
-        names = [] if step.tool == "precomputed" else list(step.outputs)
-        files += [f"{folder}/{name}" for name in names] + [
-            f"{folder}/{step.stage}.json"
-        ]
+    files = [
+        f"{CACHE}/msa/{job.search_keys[step.name]}/{step.stage}.json"
+        for step in PLAN.searches
+    ]
     if PLAN.template is not None:
         folder = f"{CACHE}/templates/{job.template_key}"
-        files += [f"{folder}/{PLAN.template.output}", f"{folder}/templates.json"]
+        files.append(f"{folder}/templates.json")
         if PLAN.template.fetch_on_demand:
             files.append(f"{folder}/mmcif_fetch.json")
     return files
@@ -131,19 +133,28 @@ def database_args(paths):
     return " ".join(f"--database {path}" for path in paths)
 
 
-def template_msa(wildcards):
+def template_msa_record(wildcards):
+    """The manifest of the search whose MSA the template search starts from."""
     job = PLAN.template_key_owner(wildcards.tkey)
     key = job.search_keys[PLAN.template.msa_step]
-    return f"{CACHE}/msa/{key}/{PLAN.template.msa_file}"
+    return f"{CACHE}/msa/{key}/msa_{PLAN.template.msa_step}.json"
+
+
+def predictions(wildcards):
+    return [
+        f"{OUT}/{wildcards.target}/provenance/predict_{model}.json" for model in MODELS
+    ]
 
 
 def relaxed_models(wildcards):
-    """The relaxed PDB files the report of a target waits for."""
+    """The relax manifests the report of a target waits for (relax=best: the top model)."""
     if SETTINGS.relax == "none":
         return []
     models = MODELS
     if SETTINGS.relax == "best":
-        ranking = checkpoints.rank.get(target=wildcards.target).output[0]
-        with open(ranking) as handle:
+        checkpoints.rank.get(target=wildcards.target)
+        with open(f"{OUT}/{wildcards.target}/ranking_debug.json") as handle:
             models = json.load(handle)["order"][:1]
-    return [f"{OUT}/{wildcards.target}/relaxed_{model}.pdb" for model in models]
+    return [
+        f"{OUT}/{wildcards.target}/provenance/relax_{model}.json" for model in models
+    ]

@@ -1,13 +1,13 @@
 # Features: AlphaFold's raw input features (sequence, merged and deduplicated MSA,
-# templates up to max_template_date) from the target's msas/ folder.
+# templates up to max_template_date) from the target's msas/ folder -> features.npz.
 
 
 rule features:
     input:
-        fasta=f"{OUT}/{{target}}/{{target}}.fasta",
+        inputs=f"{OUT}/{{target}}/provenance/inputs.json",
         msas=f"{OUT}/{{target}}/msas/sources.json",
     output:
-        f"{OUT}/{{target}}/features.npz",
+        f"{OUT}/{{target}}/provenance/features.json",
     log:
         f"{OUT}/{{target}}/logs/features.log",
     conda:
@@ -25,11 +25,12 @@ rule features:
             else "--setting templates=false"
         ),
         sequence_hash=lambda wc: PLAN.target(wc.target).sequence_hash,
-        record=lambda wc: f"{OUT}/{wc.target}/provenance/features.json",
+        fasta=lambda wc: f"{OUT}/{wc.target}/{wc.target}.fasta",
+        features=lambda wc: f"{OUT}/{wc.target}/features.npz",
         msa_dir=lambda wc, input: os.path.dirname(input.msas),
     shell:
-        "folding workflow stage --stage features --log {log} --record {params.record} "
+        "folding workflow stage --stage features --log {log} --record {output} "
         "--sequence-hash {params.sequence_hash} --tool numpy --tool kalign "
         "{params.settings} -- "
-        "folding features --fasta {input.fasta} --msa-dir {params.msa_dir} "
-        "{params.templates} --output {output}"
+        "folding features --fasta {params.fasta} --msa-dir {params.msa_dir} "
+        "{params.templates} --output {params.features}"

@@ -5,7 +5,7 @@
 
 rule target_fasta:
     output:
-        f"{OUT}/{{target}}/{{target}}.fasta",
+        f"{OUT}/{{target}}/provenance/inputs.json",
     log:
         f"{OUT}/{{target}}/logs/inputs.log",
     conda:
@@ -15,12 +15,12 @@ rule target_fasta:
         sequence=lambda wc: PLAN.target(wc.target).sequence,
         sequence_hash=lambda wc: PLAN.target(wc.target).sequence_hash,
         source=lambda wc: PLAN.target(wc.target).source,
-        record=lambda wc: f"{OUT}/{wc.target}/provenance/inputs.json",
+        fasta=lambda wc: f"{OUT}/{wc.target}/{wc.target}.fasta",
     shell:
-        "folding workflow stage --stage inputs --log {log} --record {params.record} "
+        "folding workflow stage --stage inputs --log {log} --record {output} "
         "--sequence-hash {params.sequence_hash} --setting source={params.source:q} -- "
         "folding workflow query --name {wildcards.target} --description {params.header:q} "
-        "--sequence {params.sequence} --output {output}"
+        "--sequence {params.sequence} --output {params.fasta}"
 
 
 rule query_fasta:

@@ -9,7 +9,6 @@ if SETTINGS.msa_mode == "local":
         input:
             query=query_fasta,
         output:
-            msa=f"{CACHE}/msa/{{key}}/{{db}}_hits.sto",
             record=f"{CACHE}/msa/{{key}}/msa_{{db}}.json",
         log:
             f"{CACHE}/msa/{{key}}/msa_{{db}}.log",
@@ -24,11 +23,11 @@ if SETTINGS.msa_mode == "local":
             database=lambda wc: PLAN.step(wc.db).databases[0],
             max_hits=lambda wc: PLAN.step(wc.db).settings["max_hits"] or 0,
             settings=search_settings,
-            folder=lambda wc, output: os.path.dirname(output.msa),
+            folder=lambda wc, output: os.path.dirname(output.record),
         shell:
             "folding workflow stage --stage msa_{wildcards.db} --record {output.record} "
             "--log {log} --database {params.database} --tool pyhmmer {params.settings} "
-            "--details {output.msa}.json -- "
+            "--details {params.folder}/{wildcards.db}_hits.sto.json -- "
             "folding search --tool jackhmmer --query {input.query} "
             "--database {params.database} --db-name {wildcards.db} --threads {threads} "
             "--max-hits {params.max_hits} --output-dir {params.folder}"
@@ -37,7 +36,6 @@ if SETTINGS.msa_mode == "local":
         input:
             query=query_fasta,
         output:
-            msa=f"{CACHE}/msa/{{key}}/bfd_uniref_hits.a3m",
             record=f"{CACHE}/msa/{{key}}/msa_bfd_uniref.json",
         log:
             f"{CACHE}/msa/{{key}}/msa_bfd_uniref.log",
@@ -50,11 +48,11 @@ if SETTINGS.msa_mode == "local":
             databases=lambda wc: database_args(PLAN.step("bfd_uniref").databases),
             identity=lambda wc: database_args(PLAN.step("bfd_uniref").identity_files),
             settings=search_settings,
-            folder=lambda wc, output: os.path.dirname(output.msa),
+            folder=lambda wc, output: os.path.dirname(output.record),
         shell:
             "folding workflow stage --stage msa_bfd_uniref --record {output.record} "
             "--log {log} {params.identity} --tool hhblits {params.settings} "
-            "--details {output.msa}.json -- "
+            "--details {params.folder}/bfd_uniref_hits.a3m.json -- "
             "folding search --tool hhblits --query {input.query} {params.databases} "
             "--db-name bfd_uniref --threads {threads} --output-dir {params.folder}"
 
@@ -65,7 +63,6 @@ if SETTINGS.msa_mode in ("mmseqs2", "server"):
         input:
             query=query_fasta,
         output:
-            msas=[f"{CACHE}/msa/{{key}}/{name}" for name in PLAN.searches[0].outputs],
             record=f"{CACHE}/msa/{{key}}/msa_colabfold.json",
         log:
             f"{CACHE}/msa/{{key}}/msa_colabfold.log",

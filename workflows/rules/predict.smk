@@ -1,16 +1,15 @@
-# Prediction: one job per (target, model). It declares one GPU so that a profile with
-# `resources: gpu=N` runs N predictions at a time while the CPU cores run searches.
-# Without parameter files (demo, or allow_untrained_params) it runs untrained parameters,
-# and the model run marks every output as untrained.
+# Prediction: one job per (target, model) -> result_<model>.npz, unrelaxed_<model>.pdb.
+# It declares one GPU so that a profile with `resources: gpu=N` runs N predictions at a
+# time while the CPU cores run searches. Without parameter files (demo, or
+# allow_untrained_params) it runs untrained parameters, and every output says so.
 
 
 rule predict:
     input:
-        features=f"{OUT}/{{target}}/features.npz",
+        features=f"{OUT}/{{target}}/provenance/features.json",
         params=model_params,
     output:
-        result=f"{OUT}/{{target}}/result_{{model}}.npz",
-        pdb=f"{OUT}/{{target}}/unrelaxed_{{model}}.pdb",
+        f"{OUT}/{{target}}/provenance/predict_{{model}}.json",
     log:
         f"{OUT}/{{target}}/logs/predict_{{model}}.log",
     priority: 10
@@ -25,12 +24,14 @@ rule predict:
         num_recycle=SETTINGS.num_recycle,
         sequence_hash=lambda wc: PLAN.target(wc.target).sequence_hash,
         identity=lambda wc, input: database_args(input.params),
-        record=lambda wc: f"{OUT}/{wc.target}/provenance/predict_{wc.model}.json",
+        features=lambda wc: f"{OUT}/{wc.target}/features.npz",
+        result=lambda wc: f"{OUT}/{wc.target}/result_{wc.model}.npz",
+        pdb=lambda wc: f"{OUT}/{wc.target}/unrelaxed_{wc.model}.pdb",
     shell:
         "folding workflow stage --stage predict_{wildcards.model} --log {log} "
-        "--record {params.record} --sequence-hash {params.sequence_hash} "
+        "--record {output} --sequence-hash {params.sequence_hash} "
         "{params.identity} --tool jax --tool haiku "
         "--setting num_recycle={params.num_recycle} --setting params={params.weights:q} -- "
         "folding model run {params.weights} --model-name {wildcards.model} "
-        "--features {input.features} --output {output.result} "
-        "--num-recycle {params.num_recycle} --pdb {output.pdb}"
+        "--features {params.features} --output {params.result} "
+        "--num-recycle {params.num_recycle} --pdb {params.pdb}"

@@ -6,27 +6,26 @@
 
 checkpoint rank:
     input:
-        results=expand(f"{OUT}/{{{{target}}}}/result_{{model}}.npz", model=MODELS),
+        predictions,
     output:
-        f"{OUT}/{{target}}/ranking_debug.json",
+        f"{OUT}/{{target}}/provenance/rank.json",
     log:
         f"{OUT}/{{target}}/logs/rank.log",
     conda:
         "../envs/folding.yaml"
     params:
-        record=lambda wc: f"{OUT}/{wc.target}/provenance/rank.json",
-        target_dir=lambda wc, output: os.path.dirname(output[0]),
+        target_dir=lambda wc: f"{OUT}/{wc.target}",
     shell:
-        "folding workflow stage --stage rank --log {log} --record {params.record} -- "
+        "folding workflow stage --stage rank --log {log} --record {output} "
+        "--details {params.target_dir}/ranking_debug.json -- "
         "folding report rank --target-dir {params.target_dir}"
 
 
 rule relax:
     input:
-        f"{OUT}/{{target}}/unrelaxed_{{model}}.pdb",
+        f"{OUT}/{{target}}/provenance/predict_{{model}}.json",
     output:
-        pdb=f"{OUT}/{{target}}/relaxed_{{model}}.pdb",
-        record=f"{OUT}/{{target}}/relax_{{model}}.json",
+        f"{OUT}/{{target}}/provenance/relax_{{model}}.json",
     log:
         f"{OUT}/{{target}}/logs/relax_{{model}}.log",
     conda:
@@ -35,10 +34,11 @@ rule relax:
     resources:
         mem_mb=2000,
     params:
-        record=lambda wc: f"{OUT}/{wc.target}/provenance/relax_{wc.model}.json",
+        unrelaxed=lambda wc: f"{OUT}/{wc.target}/unrelaxed_{wc.model}.pdb",
+        relaxed=lambda wc: f"{OUT}/{wc.target}/relaxed_{wc.model}.pdb",
+        record=lambda wc: f"{OUT}/{wc.target}/relax_{wc.model}.json",
     shell:
         "folding workflow stage --stage relax_{wildcards.model} --log {log} "
-        "--record {params.record} --tool openmm --tool pdbfixer "
-        "--details {output.record} -- "
-        "folding relax --input {input} --output {output.pdb} --record {output.record} "
-        "--threads {threads}"
+        "--record {output} --tool openmm --tool pdbfixer --details {params.record} -- "
+        "folding relax --input {params.unrelaxed} --output {params.relaxed} "
+        "--record {params.record} --threads {threads}"

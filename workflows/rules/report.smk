@@ -1,21 +1,19 @@
 # Report: ranked_<i>.pdb/.cif, confidence JSON, plots, timings.json (from the stage
-# manifests) and report.html per target; index.html for the run.
+# manifests) and, written last, report.html per target; index.html for the run.
 
 
 rule report:
     input:
-        ranking=f"{OUT}/{{target}}/ranking_debug.json",
+        rank=f"{OUT}/{{target}}/provenance/rank.json",
         relaxed=relaxed_models,
-        features=f"{OUT}/{{target}}/features.npz",
     output:
-        html=f"{OUT}/{{target}}/report.html",
-        timings=f"{OUT}/{{target}}/timings.json",
+        f"{OUT}/{{target}}/report.html",
     log:
         f"{OUT}/{{target}}/logs/report.log",
     conda:
         "../envs/folding.yaml"
     params:
-        target_dir=lambda wc, output: os.path.dirname(output.html),
+        target_dir=lambda wc, output: os.path.dirname(output[0]),
     shell:
         "folding report target --target-dir {params.target_dir} "
         "--name {wildcards.target} > {log} 2>&1"

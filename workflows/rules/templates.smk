@@ -7,10 +7,9 @@ if PLAN.template is not None:
 
     rule template_search:
         input:
-            msa=template_msa,
+            msa_record=template_msa_record,
         output:
-            hits=f"{CACHE}/templates/{{tkey}}/{PLAN.template.output}",
-            record=f"{CACHE}/templates/{{tkey}}/templates.json",
+            f"{CACHE}/templates/{{tkey}}/templates.json",
         log:
             f"{CACHE}/templates/{{tkey}}/templates.log",
         conda:
@@ -22,19 +21,25 @@ if PLAN.template is not None:
             tool=PLAN.template.tool,
             database=PLAN.template.database,
             identity=database_args(PLAN.template.identity_files),
+            msa=lambda wc, input: os.path.join(
+                os.path.dirname(input.msa_record), PLAN.template.msa_file
+            ),
+            hits=lambda wc, output: os.path.join(
+                os.path.dirname(output[0]), PLAN.template.output
+            ),
         shell:
-            "folding workflow stage --stage templates --record {output.record} --log {log} "
+            "folding workflow stage --stage templates --record {output} --log {log} "
             "{params.identity} --tool pyhmmer --tool {params.tool} "
-            "--setting tool={params.tool} --details {output.hits}.json -- "
-            "folding templates search --msa {input.msa} --tool {params.tool} "
-            "--database {params.database} --output {output.hits} --cpus {threads}"
+            "--setting tool={params.tool} --details {params.hits}.json -- "
+            "folding templates search --msa {params.msa} --tool {params.tool} "
+            "--database {params.database} --output {params.hits} --cpus {threads}"
 
 
 if PLAN.template is not None and PLAN.template.fetch_on_demand:
 
     rule template_mmcifs:
         input:
-            hits=f"{CACHE}/templates/{{tkey}}/{PLAN.template.output}",
+            f"{CACHE}/templates/{{tkey}}/templates.json",
         output:
             f"{CACHE}/templates/{{tkey}}/mmcif_fetch.json",
         log:
@@ -47,6 +52,9 @@ if PLAN.template is not None and PLAN.template.fetch_on_demand:
             preset=SETTINGS.preset,
             database_dir=SETTINGS.database_dir,
             limit=SETTINGS.template_fetch_limit,
+            hits=lambda wc, input: os.path.join(
+                os.path.dirname(input[0]), PLAN.template.output
+            ),
         shell:
-            "folding databases fetch-mmcif --preset {params.preset} --hits {input.hits} "
+            "folding databases fetch-mmcif --preset {params.preset} --hits {params.hits} "
             "--dir {params.database_dir} --limit {params.limit} --record {output} 2> {log}"

@@ -1,0 +1,91 @@
+"""Fixtures for the workflow tests: the demo databases, tiny real targets, a snakemake runner."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def snakemake(*args: str, config: dict | None = None, cwd: Path = ROOT, timeout: float = 1200,
+              check: bool = False) -> Run:
+    """Run the workflow's snakemake as a user would (from the checkout, ``--cores 2``)."""
+    argv = [str(SNAKEMAKE), "--cores", "2", *args]
+    if config:
+        argv += ["--config", *(f"{k}={v}" for k, v in config.items())]
+    env = {**os.environ, "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}"}
+    completed = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                               env=env, check=False)
+    run = Run(completed.returncode, completed.stdout, completed.stderr)
+    if check and run.returncode != 0:
+        raise AssertionError(f"snakemake failed ({run.returncode}):\n{run.output[-6000:]}")
+    return run
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory, shared_data) -> Path:
+    """The demo database tree, built once per session from the real data."""
+    from folding.databases.demo import build_demo
+
+    root = tmp_path_factory.mktemp("demo_databases")
+    build_demo(root, shared_data)
+    return root
+
+
+def _uniprot_record(shared_data: Path, accession: str) -> tuple[str, str]:
+    from folding.data.parsers.fasta import parse_fasta
+
+    text = (shared_data / "sequences" / "uniprot_500.fasta").read_text()
+    for record in parse_fasta(text):
+        if f"|{accession}|" in record.description:
+            return record.description, record.sequence
+    raise LookupError(accession)
+
+
+@pytest.fixture(scope="session")
+def tiny_sequences(shared_data) -> dict[str, str]:
+    """Real short proteins: a 31-aa peptide, a 23-aa peptide and a 40-aa lysozyme stretch
+    (residues 19-58 of P61626, which finds lysozyme templates in the demo PDB)."""
+    from folding.data.parsers.fasta import parse_fasta
+
+    lysozyme = parse_fasta((shared_data / "queries" / "P61626.fasta").read_text())[0].sequence
+    return {
+        "dermaseptin": _uniprot_record(shared_data, "P84927")[1],
+        "pqqa": _uniprot_record(shared_data, "P59726")[1],
+        "lyso40": lysozyme[18:58],
+    }
+
+
+def write_fasta(path: Path, records: dict[str, str]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(f">{name}\n{seq}\n" for name, seq in records.items()))
+    return path
+
+
+@pytest.fixture(scope="session")
+def run_workflow():
+    """The snakemake runner (a fixture, so test modules need not import this file)."""
+    return snakemake
+
+
+@pytest.fixture(scope="session")
+def fasta_writer():
+    return write_fasta
