@@ -148,3 +148,29 @@ def test_frames_and_atoms_from_torsions_match_reference():
                                atol=1e-5)
     jitted = jax.jit(all_atom.frames_to_atom14_positions)(aatype, frames)
     np.testing.assert_allclose(jitted.to_array(), positions.to_array(), atol=1e-5)
+
+
+def test_torsions_and_pseudo_beta_distances_are_invariant_to_rigid_motion(real_chain):
+    """Template features built from these are unchanged when the template moves."""
+    aatype, positions, mask = (jnp.asarray(x) for x in real_chain)
+    motion = Rigid3(Rot3.from_quaternion(jnp.array([0.2, 0.9, -0.3, 0.4])),
+                    Vec3.from_array(jnp.array([30.0, -12.0, 55.0])))
+    moved = motion.apply(Vec3.from_array(positions)).to_array() * mask[..., None]
+    before = atom37_to_torsion_angles(aatype[None], positions[None], mask[None])
+    after = atom37_to_torsion_angles(aatype[None], moved[None], mask[None])
+    np.testing.assert_array_equal(after.mask, before.mask)
+    # Only defined torsions are invariant: like the reference, undefined ones (the first
+    # residue's pre-omega and phi, torsions with a missing atom) are measured from
+    # zero-filled coordinates, i.e. from the origin, and are not masked out.
+    defined = np.asarray(before.mask)[..., None] > 0
+    assert (~defined).any()
+    np.testing.assert_allclose(np.where(defined, after.sin_cos, 0),
+                               np.where(defined, before.sin_cos, 0), atol=1e-4)
+    np.testing.assert_allclose(np.where(defined, after.alt_sin_cos, 0),
+                               np.where(defined, before.alt_sin_cos, 0), atol=1e-4)
+
+    def distances(p):
+        cb = all_atom.pseudo_beta(aatype, p, mask).positions
+        return jnp.linalg.norm(cb[:, None] - cb[None, :], axis=-1)
+
+    np.testing.assert_allclose(distances(moved), distances(positions), atol=1e-3)
