@@ -158,8 +158,11 @@ class Protein:
 
     def with_remarks(self, *remarks: str) -> Protein:
         """A copy with ``remarks`` appended (those already present are not repeated)."""
-        extra = tuple(r for r in map(normalize_remark, remarks) if r not in self.remarks)
-        return self.replace(remarks=self.remarks + extra)
+        merged = list(self.remarks)
+        for remark in map(normalize_remark, remarks):
+            if remark not in merged:
+                merged.append(remark)
+        return self.replace(remarks=tuple(merged))
 
     # --- views ---------------------------------------------------------------------
 
