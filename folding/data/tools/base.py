@@ -47,9 +47,6 @@ DEBIAN_PACKAGES: dict[str, str] = {
     "kalign": "kalign",
 }
 
-#: Where Debian's hhsuite keeps helpers that are not on PATH (cstranslate).
-EXTRA_BINARY_DIRS: tuple[str, ...] = ("/usr/libexec/hhsuite/bin",)
-
 Argument = str | os.PathLike[str] | int | float
 
 
@@ -86,12 +83,6 @@ def find_binary(name: str, path: str | os.PathLike[str] | None = None) -> str:
             f"{name}: {path} is not an executable file; pass the path of the {name} program"
         )
     found = shutil.which(name)
-    if found is None:
-        for folder in EXTRA_BINARY_DIRS:
-            candidate = Path(folder) / name
-            if candidate.is_file() and os.access(candidate, os.X_OK):
-                found = str(candidate)
-                break
     if found is None:
         package = DEBIAN_PACKAGES.get(name, name)
         raise MissingResourceError(
