@@ -34,13 +34,13 @@ def _ours(reps):
 def test_shapes_and_symmetric_distogram():
     reps = _representations()
     model = hk.transform(_ours)
-    params = model.init(jax.random.PRNGKey(0), reps)
+    params = jax.jit(model.init)(jax.random.PRNGKey(0), reps)
     assert set(params) == {
         "distogram_head/half_logits", "masked_msa_head/logits", "predicted_lddt_head/act_0",
         "predicted_lddt_head/act_1", "predicted_lddt_head/logits",
         "predicted_lddt_head/input_layer_norm", "experimentally_resolved_head/logits",
         "predicted_aligned_error_head/logits"}
-    out = model.apply(params, None, reps)
+    out = jax.jit(model.apply)(params, None, reps)
     assert out["distogram"].logits.shape == (NUM_RES, NUM_RES, 64)
     np.testing.assert_array_equal(out["distogram"].logits,
                                   np.swapaxes(out["distogram"].logits, 0, 1))
