@@ -129,8 +129,10 @@ def parse_mmcif(text: str, entry_id: str) -> MmcifEntry:
     from gemmi import cif
 
     try:
-        tables = _Tables(cif.read_string(text)[0])
-        structure = MMCIFParser(QUIET=True).get_structure(entry_id, io.StringIO(text))
+        block = cif.read_string(text)[0]
+        tables = _Tables(block)
+        atoms = _first_model_atoms(block) or text
+        structure = MMCIFParser(QUIET=True).get_structure(entry_id, io.StringIO(atoms))
         first_model = next(iter(structure.get_models()), None)
     except Exception as error:  # Biopython raises many kinds on malformed files
         raise MmcifError(f"{entry_id}: not a readable mmCIF file ({error})") from error
@@ -152,6 +154,33 @@ def parse_mmcif(text: str, entry_id: str) -> MmcifEntry:
         resolution=_resolution(tables),
         chains=MappingProxyType(chains),
     )
+
+
+def _first_model_atoms(block: object) -> str | None:
+    """A minimal mmCIF text holding only the atom sites of the first model.
+
+    Biopython builds its structure from ``_atom_site`` alone, and its first model is the
+    leading run of rows with the same model number; giving it just those rows (values as
+    written in the file) yields the same first model without tokenising the rest of the
+    file (20 times less for an NMR entry of 20 models). None when ``_atom_site`` is not a
+    plain loop (then the whole text is parsed).
+    """
+    table = block.find_mmcif_category("_atom_site.")  # type: ignore[attr-defined]
+    tags = list(table.tags)
+    if table.loop is None or not len(table) or "_atom_site.pdbx_PDB_model_num" not in tags:
+        return None
+    model = tags.index("_atom_site.pdbx_PDB_model_num")
+    first = table[0][model]
+    rows = []
+    for index in range(len(table)):
+        row = table[index]
+        if row[model] != first:
+            break
+        values = list(row)
+        if any(value.startswith(";") for value in values):  # a text field: keep the file
+            return None
+        rows.append(" ".join(values))
+    return "\n".join(["data_atoms", "loop_", *tags, *rows, ""])
 
 
 class _Tables:
