@@ -10,6 +10,8 @@ rule features:
         f"{OUT}/{{target}}/provenance/features.json",
     log:
         f"{OUT}/{{target}}/logs/features.log",
+    benchmark:
+        f"{OUT}/{{target}}/logs/features.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
     params:

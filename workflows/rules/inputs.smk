@@ -8,6 +8,8 @@ rule target_fasta:
         f"{OUT}/{{target}}/provenance/inputs.json",
     log:
         f"{OUT}/{{target}}/logs/inputs.log",
+    benchmark:
+        f"{OUT}/{{target}}/logs/inputs.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
     params:
@@ -28,6 +30,8 @@ rule query_fasta:
         f"{CACHE}/queries/{{seqhash}}.fasta",
     log:
         f"{CACHE}/queries/{{seqhash}}.log",
+    benchmark:
+        f"{CACHE}/queries/{{seqhash}}.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
     params:

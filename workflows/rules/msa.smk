@@ -12,6 +12,8 @@ if SETTINGS.msa_mode == "local":
             record=f"{CACHE}/msa/{{key}}/msa_{{db}}.json",
         log:
             f"{CACHE}/msa/{{key}}/msa_{{db}}.log",
+        benchmark:
+            f"{CACHE}/msa/{{key}}/msa_{{db}}.benchmark.tsv"
         wildcard_constraints:
             db="uniref90|mgnify|small_bfd",
         conda:
@@ -23,10 +25,12 @@ if SETTINGS.msa_mode == "local":
             database=lambda wc: PLAN.step(wc.db).databases[0],
             max_hits=lambda wc: PLAN.step(wc.db).settings["max_hits"] or 0,
             settings=search_settings,
+            sequence_hash=lambda wc: PLAN.search_key_owner(wc.key)[1].sequence_hash,
             folder=lambda wc, output: os.path.dirname(output.record),
         shell:
             "folding workflow stage --stage msa_{wildcards.db} --record {output.record} "
-            "--log {log} --database {params.database} --tool pyhmmer {params.settings} "
+            "--sequence-hash {params.sequence_hash} --log {log} "
+            "--database {params.database} --tool pyhmmer {params.settings} "
             "--details {params.folder}/{wildcards.db}_hits.sto.json -- "
             "folding search --tool jackhmmer --query {input.query} "
             "--database {params.database} --db-name {wildcards.db} --threads {threads} "
@@ -39,6 +43,8 @@ if SETTINGS.msa_mode == "local":
             record=f"{CACHE}/msa/{{key}}/msa_bfd_uniref.json",
         log:
             f"{CACHE}/msa/{{key}}/msa_bfd_uniref.log",
+        benchmark:
+            f"{CACHE}/msa/{{key}}/msa_bfd_uniref.benchmark.tsv"
         conda:
             "../envs/folding.yaml"
         threads: 4
@@ -48,10 +54,12 @@ if SETTINGS.msa_mode == "local":
             databases=lambda wc: database_args(PLAN.step("bfd_uniref").databases),
             identity=lambda wc: database_args(PLAN.step("bfd_uniref").identity_files),
             settings=search_settings,
+            sequence_hash=lambda wc: PLAN.search_key_owner(wc.key)[1].sequence_hash,
             folder=lambda wc, output: os.path.dirname(output.record),
         shell:
             "folding workflow stage --stage msa_bfd_uniref --record {output.record} "
-            "--log {log} {params.identity} --tool hhblits {params.settings} "
+            "--sequence-hash {params.sequence_hash} --log {log} {params.identity} "
+            "--tool hhblits {params.settings} "
             "--details {params.folder}/bfd_uniref_hits.a3m.json -- "
             "folding search --tool hhblits --query {input.query} {params.databases} "
             "--db-name bfd_uniref --threads {threads} --output-dir {params.folder}"
@@ -66,6 +74,8 @@ if SETTINGS.msa_mode in ("mmseqs2", "server"):
             record=f"{CACHE}/msa/{{key}}/msa_colabfold.json",
         log:
             f"{CACHE}/msa/{{key}}/msa_colabfold.log",
+        benchmark:
+            f"{CACHE}/msa/{{key}}/msa_colabfold.benchmark.tsv"
         conda:
             "../envs/folding.yaml"
         threads: 8 if SETTINGS.msa_mode == "mmseqs2" else 1
@@ -75,10 +85,12 @@ if SETTINGS.msa_mode in ("mmseqs2", "server"):
             arguments=COLABFOLD_SEARCH_ARGS,
             identity=database_args(PLAN.searches[0].identity_files),
             settings=search_settings,
+            sequence_hash=lambda wc: PLAN.search_key_owner(wc.key)[1].sequence_hash,
             folder=lambda wc, output: os.path.dirname(output.record),
         shell:
             "folding workflow stage --stage msa_colabfold --record {output.record} "
-            "--log {log} {params.identity} --tool mmseqs {params.settings} "
+            "--sequence-hash {params.sequence_hash} --log {log} {params.identity} "
+            "--tool mmseqs {params.settings} "
             "--details {params.folder}/uniref.a3m.json -- "
             "folding search {params.arguments} --query {input.query} --threads {threads} "
             "--output-dir {params.folder}"
@@ -93,6 +105,8 @@ if SETTINGS.msa_mode == "precomputed":
             record=f"{CACHE}/msa/{{key}}/msa_precomputed.json",
         log:
             f"{CACHE}/msa/{{key}}/msa_precomputed.log",
+        benchmark:
+            f"{CACHE}/msa/{{key}}/msa_precomputed.benchmark.tsv"
         conda:
             "../envs/folding.yaml"
         params:
@@ -111,6 +125,8 @@ rule msas:
         f"{OUT}/{{target}}/msas/sources.json",
     log:
         f"{OUT}/{{target}}/logs/msas.log",
+    benchmark:
+        f"{OUT}/{{target}}/logs/msas.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
     params:

@@ -12,6 +12,8 @@ rule predict:
         f"{OUT}/{{target}}/provenance/predict_{{model}}.json",
     log:
         f"{OUT}/{{target}}/logs/predict_{{model}}.log",
+    benchmark:
+        f"{OUT}/{{target}}/logs/predict_{{model}}.benchmark.tsv"
     priority: 10
     conda:
         "../envs/folding.yaml"

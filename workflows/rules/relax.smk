@@ -11,6 +11,8 @@ checkpoint rank:
         f"{OUT}/{{target}}/provenance/rank.json",
     log:
         f"{OUT}/{{target}}/logs/rank.log",
+    benchmark:
+        f"{OUT}/{{target}}/logs/rank.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
     params:
@@ -28,6 +30,8 @@ rule relax:
         f"{OUT}/{{target}}/provenance/relax_{{model}}.json",
     log:
         f"{OUT}/{{target}}/logs/relax_{{model}}.log",
+    benchmark:
+        f"{OUT}/{{target}}/logs/relax_{{model}}.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
     threads: 1

@@ -10,6 +10,8 @@ rule report:
         f"{OUT}/{{target}}/report.html",
     log:
         f"{OUT}/{{target}}/logs/report.log",
+    benchmark:
+        f"{OUT}/{{target}}/logs/report.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
     params:
@@ -26,6 +28,8 @@ rule index:
         f"{OUT}/index.html",
     log:
         f"{OUT}/logs/index.log",
+    benchmark:
+        f"{OUT}/logs/index.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
     params:

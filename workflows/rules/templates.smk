@@ -12,6 +12,8 @@ if PLAN.template is not None:
             f"{CACHE}/templates/{{tkey}}/templates.json",
         log:
             f"{CACHE}/templates/{{tkey}}/templates.log",
+        benchmark:
+            f"{CACHE}/templates/{{tkey}}/templates.benchmark.tsv"
         conda:
             "../envs/folding.yaml"
         threads: 2
@@ -44,6 +46,8 @@ if PLAN.template is not None and PLAN.template.fetch_on_demand:
             f"{CACHE}/templates/{{tkey}}/mmcif_fetch.json",
         log:
             f"{CACHE}/templates/{{tkey}}/mmcif_fetch.log",
+        benchmark:
+            f"{CACHE}/templates/{{tkey}}/mmcif_fetch.benchmark.tsv"
         conda:
             "../envs/folding.yaml"
         resources:
