@@ -39,9 +39,17 @@ def _unfuse(cfg: Any) -> None:
             _unfuse(value)
 
 
-def reference_config(model_name: str, num_recycle: int = 0) -> Any:
-    """The reference's ConfigDict for ``model_name``, set up for float32 parity."""
+def reference_config(model_name: str, num_recycle: int = 0, max_msa_clusters: int | None = None,
+                     max_extra_msa: int | None = None) -> Any:
+    """The reference's ConfigDict for ``model_name``, set up for float32 parity.
+
+    ``max_msa_clusters``/``max_extra_msa`` shrink the MSA sizes (small parity cases).
+    """
     cfg = af_config.model_config(model_name)
+    if max_msa_clusters is not None:
+        cfg.data.eval.max_msa_clusters = max_msa_clusters
+    if max_extra_msa is not None:
+        cfg.data.common.max_extra_msa = max_extra_msa
     cfg.model.global_config.bfloat16 = False
     cfg.model.global_config.bfloat16_output = False
     cfg.model.global_config.deterministic = True
@@ -56,11 +64,12 @@ def reference_config(model_name: str, num_recycle: int = 0) -> Any:
 
 
 def process_features(model_name: str, raw: Mapping[str, np.ndarray], num_recycle: int = 0,
-                     seed: int = 0) -> dict[str, np.ndarray]:
+                     seed: int = 0, max_msa_clusters: int | None = None,
+                     max_extra_msa: int | None = None) -> dict[str, np.ndarray]:
     """The reference's ``RunModel.process_features`` for ``model_name`` (leading recycle dim)."""
     from alphafold.model import features as af_features
 
-    cfg = reference_config(model_name, num_recycle)
+    cfg = reference_config(model_name, num_recycle, max_msa_clusters, max_extra_msa)
     return dict(af_features.np_example_to_features(np_example=dict(raw), config=cfg,
                                                    random_seed=seed))
 
