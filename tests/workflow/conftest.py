@@ -14,6 +14,20 @@ ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 
 
+def job_counts(output: str) -> dict[str, int]:
+    """The "Job stats" table of a snakemake (dry) run: rule -> number of jobs."""
+    counts: dict[str, int] = {}
+    lines = output.splitlines()
+    if "Job stats:" not in lines:
+        return counts
+    for line in lines[lines.index("Job stats:") + 3:]:
+        fields = line.split()
+        if len(fields) != 2 or not fields[1].isdigit() or fields[0] == "total":
+            break
+        counts[fields[0]] = int(fields[1])
+    return counts
+
+
 @dataclass(frozen=True)
 class Run:
     returncode: int
@@ -24,14 +38,33 @@ class Run:
     def output(self) -> str:
         return self.stdout + self.stderr
 
+    @property
+    def jobs(self) -> dict[str, int]:
+        return job_counts(self.stdout + "\n" + self.stderr)
 
-def snakemake(*args: str, config: dict | None = None, cwd: Path = ROOT, timeout: float = 1200,
-              check: bool = False) -> Run:
-    """Run the workflow's snakemake as a user would (from the checkout, ``--cores 2``)."""
-    argv = [str(SNAKEMAKE), "--cores", "2", *args]
+
+def snakemake_command(*args: str, config: dict | None = None, cores: int = 2
+                      ) -> tuple[list[str], dict[str, str]]:
+    """The argument list and environment of a snakemake run of the workflow."""
+    argv = [str(SNAKEMAKE), "--snakefile", str(ROOT / "Snakefile"), "--cores", str(cores), *args]
     if config:
         argv += ["--config", *(f"{k}={v}" for k, v in config.items())]
     env = {**os.environ, "PATH": f"{SNAKEMAKE.parent}{os.pathsep}{os.environ['PATH']}"}
+    return argv, env
+
+
+def snakemake(*args: str, config: dict | None = None, cwd: Path | None = None,
+              timeout: float = 1200, check: bool = False) -> Run:
+    """Run the workflow's snakemake as a user would (``--cores 2``).
+
+    It runs in ``cwd`` (default: the output folder's parent) so that parallel tests keep
+    their own ``.snakemake/`` metadata and locks.
+    """
+    if cwd is None:
+        cwd = Path(str(config["output_dir"])).parent if config and "output_dir" in config \
+            else ROOT
+        cwd.mkdir(parents=True, exist_ok=True)
+    argv, env = snakemake_command(*args, config=config)
     completed = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=timeout,
                                env=env, check=False)
     run = Run(completed.returncode, completed.stdout, completed.stderr)
@@ -84,6 +117,11 @@ def write_fasta(path: Path, records: dict[str, str]) -> Path:
 def run_workflow():
     """The snakemake runner (a fixture, so test modules need not import this file)."""
     return snakemake
+
+
+@pytest.fixture(scope="session")
+def workflow_command():
+    return snakemake_command
 
 
 @pytest.fixture(scope="session")
