@@ -106,6 +106,11 @@ def test_changes_rerun_exactly_the_affected_stages(
     targets = _features(out, records)
     assert run_workflow(*targets, config=config).returncode == 0
 
+    # The same records in another file: nothing to do.
+    moved = fasta_writer(tmp_path / "elsewhere" / "renamed.fasta", records)
+    assert "Nothing to be done" in run_workflow("-n", *targets,
+                                                config={**config, "input": moved}).output
+
     # A config value used by one stage re-runs that stage only.
     dated = run_workflow("-n", *targets, config={**config, "max_template_date": "1990-01-01"})
     assert dated.jobs == {"features": 2}, dated.output

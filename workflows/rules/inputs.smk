@@ -1,6 +1,7 @@
 # Input check: the input was read and checked (folding.inputs) before any job started;
 # each target's FASTA is written from its checked sequence, so a job re-runs only when
-# that target's sequence or header changes, not when another record of the file does.
+# that target's sequence or header changes, not when another record of the file changes
+# or the file moves.
 
 
 rule target_fasta:
@@ -16,11 +17,10 @@ rule target_fasta:
         header=lambda wc: PLAN.target(wc.target).description,
         sequence=lambda wc: PLAN.target(wc.target).sequence,
         sequence_hash=lambda wc: PLAN.target(wc.target).sequence_hash,
-        source=lambda wc: PLAN.target(wc.target).source,
         fasta=lambda wc: f"{OUT}/{wc.target}/{wc.target}.fasta",
     shell:
         "folding workflow stage --stage inputs --log {log} --record {output} "
-        "--sequence-hash {params.sequence_hash} --setting source={params.source:q} -- "
+        "--sequence-hash {params.sequence_hash} -- "
         "folding workflow query --name {wildcards.target} --description {params.header:q} "
         "--sequence {params.sequence} --output {params.fasta}"
 
