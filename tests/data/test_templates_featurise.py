@@ -177,11 +177,11 @@ def test_empty_results_have_alphafolds_layouts(shared_data):
 
 
 def test_template_folder_must_hold_mmcifs(tmp_path):
+    folder = tmp_path / "pdb_mmcif" / "mmcif_files"
+    folder.mkdir(parents=True)
     with pytest.raises(MissingResourceError, match=r"no \.cif files"):
-        TemplateDatabase.open(tmp_path)
-    (tmp_path / "1abc.cif").write_text("data_1ABC\n")
-    (tmp_path.parent / "obsolete.dat").write_text("OBSLTE    06-NOV-19 6G9Y\n")
-    try:
-        assert TemplateDatabase.open(tmp_path).obsolete == {"6g9y": None}
-    finally:
-        (tmp_path.parent / "obsolete.dat").unlink()
+        TemplateDatabase.open(folder)
+    (folder / "1abc.cif").write_text("data_1ABC\n")
+    assert TemplateDatabase.open(folder).obsolete == {}
+    (folder.parent / "obsolete.dat").write_text("OBSLTE    06-NOV-19 6G9Y\n")
+    assert TemplateDatabase.open(folder).obsolete == {"6g9y": None}
