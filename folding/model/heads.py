@@ -1,8 +1,9 @@
 """The network heads: distogram, masked MSA, pLDDT, experimentally resolved, PAE.
 
 Each head is a small Haiku module under its official name, called on one representation
-and returning logits (supplement section 1.9). Heads compute in float32 whatever the
-trunk's dtype. Turning logits into confidences is :mod:`folding.model.confidence`.
+and returning logits (supplement section 1.9). Heads compute in float32 with
+full-precision matmuls whatever the trunk's dtype and matmul precision. Turning
+logits into confidences is :mod:`folding.model.confidence`.
 """
 
 from __future__ import annotations
@@ -74,6 +75,12 @@ def _f32(x: Array) -> Array:
     return x.astype(jnp.float32)
 
 
+def _full_precision():
+    """Full float32 matmuls even where the default allows TF32 (GPUs), which would move
+    the logits by about 1e-3 relative."""
+    return jax.default_matmul_precision("highest")
+
+
 class DistogramHead(hk.Module):
     """Pair representation -> distogram logits over pseudo-beta distances (1.9.8)."""
 
@@ -84,7 +91,8 @@ class DistogramHead(hk.Module):
 
     def __call__(self, pair: Array) -> DistogramLogits:
         c = self.config
-        half = Linear(c.num_bins, name="half_logits")(_f32(pair))
+        with _full_precision():
+            half = Linear(c.num_bins, name="half_logits")(_f32(pair))
         edges = jnp.linspace(c.first_break, c.last_break, c.num_bins - 1)
         return DistogramLogits(half + jnp.swapaxes(half, 0, 1), edges)
 
@@ -98,7 +106,8 @@ class MaskedMsaHead(hk.Module):
         self.config = config or MaskedMsaConfig()
 
     def __call__(self, msa: Array) -> Array:
-        return Linear(self.config.num_output, name="logits")(_f32(msa))
+        with _full_precision():
+            return Linear(self.config.num_output, name="logits")(_f32(msa))
 
 
 class PredictedLDDTHead(hk.Module):
@@ -112,10 +121,11 @@ class PredictedLDDTHead(hk.Module):
 
     def __call__(self, single: Array) -> Array:
         c = self.config
-        act = LayerNorm(name="input_layer_norm")(_f32(single))
-        act = jax.nn.relu(Linear(c.num_channels, name="act_0")(act))
-        act = jax.nn.relu(Linear(c.num_channels, name="act_1")(act))
-        return Linear(c.num_bins, name="logits")(act)
+        with _full_precision():
+            act = LayerNorm(name="input_layer_norm")(_f32(single))
+            act = jax.nn.relu(Linear(c.num_channels, name="act_0")(act))
+            act = jax.nn.relu(Linear(c.num_channels, name="act_1")(act))
+            return Linear(c.num_bins, name="logits")(act)
 
 
 class ExperimentallyResolvedHead(hk.Module):
@@ -126,7 +136,8 @@ class ExperimentallyResolvedHead(hk.Module):
         super().__init__(name=name)
 
     def __call__(self, single: Array) -> Array:
-        return Linear(NUM_ATOM37, name="logits")(_f32(single))
+        with _full_precision():
+            return Linear(NUM_ATOM37, name="logits")(_f32(single))
 
 
 class PredictedAlignedErrorHead(hk.Module):
@@ -140,5 +151,6 @@ class PredictedAlignedErrorHead(hk.Module):
 
     def __call__(self, pair: Array) -> AlignedErrorLogits:
         c = self.config
-        logits = Linear(c.num_bins, name="logits")(_f32(pair))
+        with _full_precision():
+            logits = Linear(c.num_bins, name="logits")(_f32(pair))
         return AlignedErrorLogits(logits, jnp.linspace(0.0, c.max_error_bin, c.num_bins - 1))

@@ -104,3 +104,18 @@ def test_heads_match_reference():
         print(f"{name}: max |diff| {diff:.2e} (max |value| {scale:.2f})")
         assert scale > 0.1, name
         assert diff <= 1e-5 * scale, name
+
+
+def test_heads_use_full_float32_matmuls():
+    """TF32 (the GPU default for float32) would move the logits by about 1e-3 relative."""
+    reps = _representations()
+    model = hk.transform(_ours)
+    params = jax.eval_shape(model.init, jax.random.PRNGKey(0), reps)
+    params = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), params)
+    with jax.default_matmul_precision("bfloat16"):
+        jaxpr = jax.make_jaxpr(model.apply)(params, None, reps)
+    precisions = [e.params["precision"] for e in jaxpr.jaxpr.eqns
+                  if e.primitive.name == "dot_general"]
+    highest = jax.lax.Precision.HIGHEST
+    assert len(precisions) == 7
+    assert all(tuple(p) == (highest, highest) for p in precisions), precisions
