@@ -193,7 +193,8 @@ def relaxed_pdb(topology: app.Topology, positions: np.ndarray, relaxed: Protein)
             line = f"{line[:60]}{per_atom[k]:6.2f}{line[66:]}"
             k += 1
         lines.append(line)
-    return "\n".join(lines) + "\n"
+    # Columns are padded to 80, as the format wants (Biopython warns on a bare "END").
+    return "\n".join(line.ljust(80) for line in lines) + "\n"
 
 
 def _not_relaxed(protein: Protein, before: StructuralViolations | None, reason: str,
