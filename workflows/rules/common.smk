@@ -9,6 +9,7 @@ from snakemake.utils import validate
 
 from folding.errors import FoldingError
 from folding.inputs import read_targets
+from folding.workflow import resources as job_resources
 from folding.workflow import settings as folding_settings
 from folding.workflow.plan import make_plan
 from folding.workflow.preflight import preflight
@@ -65,6 +66,52 @@ DATABASE_DIR = str(SETTINGS.database_dir)
 TARGET_NAMES = [job.name for job in PLAN.targets]
 MODELS = list(SETTINGS.models)
 SEQUENCES = {job.sequence_hash: job.sequence for job in PLAN.targets}
+
+
+# Where jobs go on a SLURM cluster (config slurm_cpu_partition, slurm_gpu_partition,
+# slurm_account, gpu_type; empty: the cluster's defaults) and what they ask for: memory
+# (mem_mb) and time limit (runtime, minutes) grow with the sequence length and with the
+# attempt, so a job killed for memory or time is retried with more (folding.workflow.resources).
+PLACEMENT = job_resources.Placement.from_config(config)
+CPU_JOB = PLACEMENT.cpu_job()
+GPU_JOB = PLACEMENT.gpu_job()
+
+
+def job_size(size_of):
+    """Resource functions mem_mb and runtime for a JobSize of the wildcards, x attempt."""
+
+    def mem_mb(wildcards, attempt):
+        return size_of(wildcards).times(attempt).mem_mb
+
+    def runtime(wildcards, attempt):
+        return size_of(wildcards).times(attempt).runtime
+
+    return {"mem_mb": mem_mb, "runtime": runtime}
+
+
+def _target_length(wildcards):
+    return job_resources.residues(PLAN.target(wildcards.target).sequence)
+
+
+def _search_size(wildcards):
+    step, job = PLAN.search_key_owner(wildcards.key)
+    return job_resources.search_size(step, job.sequence)
+
+
+def _template_size(wildcards):
+    sequence = PLAN.template_key_owner(wildcards.tkey).sequence
+    return job_resources.template_search_size(job_resources.residues(sequence))
+
+
+LIGHT_SIZE = job_size(lambda wc: job_resources.light_size())
+SEARCH_SIZE = job_size(_search_size)
+TEMPLATE_SIZE = job_size(_template_size)
+FEATURES_SIZE = job_size(lambda wc: job_resources.features_size(_target_length(wc)))
+PREDICT_SIZE = job_size(
+    lambda wc: job_resources.predict_size(_target_length(wc), SETTINGS.num_recycle)
+)
+RELAX_SIZE = job_size(lambda wc: job_resources.relax_size(_target_length(wc)))
+REPORT_SIZE = job_size(lambda wc: job_resources.light_size(_target_length(wc)))
 
 
 wildcard_constraints:

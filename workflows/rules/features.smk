@@ -14,6 +14,9 @@ rule features:
         f"{OUT}/{{target}}/logs/features.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
+    resources:
+        **CPU_JOB,
+        **FEATURES_SIZE,
     params:
         templates=(
             f"--template-mmcif-dir {PLAN.template.mmcif_dir} "

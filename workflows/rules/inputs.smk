@@ -13,6 +13,9 @@ rule target_fasta:
         f"{OUT}/{{target}}/logs/inputs.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
+    resources:
+        **CPU_JOB,
+        **LIGHT_SIZE,
     params:
         header=lambda wc: PLAN.target(wc.target).description,
         sequence=lambda wc: PLAN.target(wc.target).sequence,
@@ -34,6 +37,9 @@ rule query_fasta:
         f"{CACHE}/queries/{{seqhash}}.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
+    resources:
+        **CPU_JOB,
+        **LIGHT_SIZE,
     params:
         sequence=lambda wc: SEQUENCES[wc.seqhash],
     shell:

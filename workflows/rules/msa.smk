@@ -20,7 +20,8 @@ if SETTINGS.msa_mode == "local":
             "../envs/folding.yaml"
         threads: 8
         resources:
-            mem_mb=8000,
+            **CPU_JOB,
+            **SEARCH_SIZE,
         params:
             database=lambda wc: PLAN.step(wc.db).databases[0],
             max_hits=lambda wc: PLAN.step(wc.db).settings["max_hits"] or 0,
@@ -49,7 +50,8 @@ if SETTINGS.msa_mode == "local":
             "../envs/folding.yaml"
         threads: 4
         resources:
-            mem_mb=32000,
+            **CPU_JOB,
+            **SEARCH_SIZE,
         params:
             databases=lambda wc: database_args(PLAN.step("bfd_uniref").databases),
             identity=lambda wc: database_args(PLAN.step("bfd_uniref").identity_files),
@@ -80,7 +82,8 @@ if SETTINGS.msa_mode in ("mmseqs2", "server"):
             "../envs/folding.yaml"
         threads: 8 if SETTINGS.msa_mode == "mmseqs2" else 1
         resources:
-            mem_mb=24000 if SETTINGS.msa_mode == "mmseqs2" else 1000,
+            **CPU_JOB,
+            **SEARCH_SIZE,
         params:
             arguments=COLABFOLD_SEARCH_ARGS,
             identity=database_args(PLAN.searches[0].identity_files),
@@ -109,6 +112,9 @@ if SETTINGS.msa_mode == "precomputed":
             f"{CACHE}/msa/{{key}}/msa_precomputed.benchmark.tsv"
         conda:
             "../envs/folding.yaml"
+        resources:
+            **CPU_JOB,
+            **LIGHT_SIZE,
         params:
             identity=lambda wc, input: database_args(input),
             folder=lambda wc, output: os.path.dirname(output.record),
@@ -129,6 +135,9 @@ rule msas:
         f"{OUT}/{{target}}/logs/msas.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
+    resources:
+        **CPU_JOB,
+        **LIGHT_SIZE,
     params:
         files=lambda wc: " ".join(PLAN.msa_files(PLAN.target(wc.target))),
         sharing=lambda wc: " ".join(PLAN.sharing(PLAN.target(wc.target))),

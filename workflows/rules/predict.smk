@@ -19,8 +19,9 @@ rule predict:
         "../envs/folding.yaml"
     threads: 2
     resources:
+        **GPU_JOB,
+        **PREDICT_SIZE,
         gpu=1,
-        mem_mb=6000,
     params:
         weights=weights_args,
         num_recycle=SETTINGS.num_recycle,

@@ -15,6 +15,9 @@ checkpoint rank:
         f"{OUT}/{{target}}/logs/rank.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
+    resources:
+        **CPU_JOB,
+        **REPORT_SIZE,
     params:
         target_dir=lambda wc: f"{OUT}/{wc.target}",
     shell:
@@ -36,7 +39,8 @@ rule relax:
         "../envs/folding.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        **CPU_JOB,
+        **RELAX_SIZE,
     params:
         unrelaxed=lambda wc: f"{OUT}/{wc.target}/unrelaxed_{wc.model}.pdb",
         relaxed=lambda wc: f"{OUT}/{wc.target}/relaxed_{wc.model}.pdb",

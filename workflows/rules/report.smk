@@ -14,6 +14,9 @@ rule report:
         f"{OUT}/{{target}}/logs/report.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
+    resources:
+        **CPU_JOB,
+        **REPORT_SIZE,
     params:
         target_dir=lambda wc, output: os.path.dirname(output[0]),
     shell:
@@ -32,6 +35,9 @@ rule index:
         f"{OUT}/logs/index.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
+    resources:
+        **CPU_JOB,
+        **LIGHT_SIZE,
     params:
         output_dir=lambda wc, output: os.path.dirname(output[0]),
     shell:

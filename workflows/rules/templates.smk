@@ -18,7 +18,8 @@ if PLAN.template is not None:
             "../envs/folding.yaml"
         threads: 2
         resources:
-            mem_mb=4000,
+            **CPU_JOB,
+            **TEMPLATE_SIZE,
         params:
             tool=PLAN.template.tool,
             database=PLAN.template.database,
@@ -51,6 +52,8 @@ if PLAN.template is not None and PLAN.template.fetch_on_demand:
         conda:
             "../envs/folding.yaml"
         resources:
+            **CPU_JOB,
+            **LIGHT_SIZE,
             downloads=1,
         params:
             preset=SETTINGS.preset,
