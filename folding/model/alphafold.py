@@ -1,0 +1,165 @@
+"""One recycling iteration of AlphaFold2: trunk, structure module, heads and confidences.
+
+Suppl. Alg. 2 lines 5-22 for one pass. The Haiku tree is ``alphafold`` ->
+``alphafold_iteration`` -> ``evoformer`` (the trunk), ``structure_module`` and the
+heads, which puts every parameter at its official path. The recycling loop lives in
+:mod:`folding.model.runner`: each pass is one call of the compiled iteration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+
+from folding.model import confidence
+from folding.model.features import ModelInputs, RecycledState
+from folding.model.global_config import GlobalConfig
+from folding.model.heads import (
+    DistogramConfig,
+    DistogramHead,
+    ExperimentallyResolvedHead,
+    MaskedMsaConfig,
+    MaskedMsaHead,
+    PredictedAlignedErrorConfig,
+    PredictedAlignedErrorHead,
+    PredictedLddtConfig,
+    PredictedLDDTHead,
+)
+from folding.model.structure_module import StructureModule, StructureModuleConfig
+from folding.model.trunk import EmbeddingsAndEvoformer, TrunkConfig
+
+
+@dataclass(frozen=True)
+class HeadsConfig:
+    """The heads of a model (Suppl. 1.9); ``predicted_aligned_error`` is None for the
+    models without the PAE head (the non-pTM ones)."""
+
+    distogram: DistogramConfig = field(default_factory=DistogramConfig)
+    masked_msa: MaskedMsaConfig = field(default_factory=MaskedMsaConfig)
+    predicted_lddt: PredictedLddtConfig = field(default_factory=PredictedLddtConfig)
+    predicted_aligned_error: PredictedAlignedErrorConfig | None = None
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """The network of one model: trunk, structure module and heads."""
+
+    trunk: TrunkConfig = field(default_factory=TrunkConfig)
+    structure_module: StructureModuleConfig = field(default_factory=StructureModuleConfig)
+    heads: HeadsConfig = field(default_factory=HeadsConfig)
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class IterationOutput:
+    """Everything one recycling iteration predicts.
+
+    Attributes:
+        final_atom_positions: [L, 37, 3] atom37 coordinates (Angstrom).
+        final_atom_mask: [L, 37] atoms the residue types have.
+        plddt: [L] pLDDT (0-100); ``mean_plddt`` its mean over the residues.
+        distogram_logits: [L, L, 64]; ``distogram_bin_edges`` [63] (Angstrom).
+        masked_msa_logits: [N, L, 23].
+        experimentally_resolved_logits: [L, 37].
+        plddt_logits: [L, 50].
+        predicted_aligned_error: [L, L] PAE (Angstrom), ``max_predicted_aligned_error``
+            and ``ptm``: None without the PAE head.
+        aligned_error_logits: [L, L, 64] or None; ``aligned_error_breaks`` [63] or None.
+        recycled: the state the next iteration starts from.
+        single: [L, c_s] trunk single representation.
+    """
+
+    final_atom_positions: jax.Array
+    final_atom_mask: jax.Array
+    plddt: jax.Array
+    mean_plddt: jax.Array
+    distogram_logits: jax.Array
+    distogram_bin_edges: jax.Array
+    masked_msa_logits: jax.Array
+    experimentally_resolved_logits: jax.Array
+    plddt_logits: jax.Array
+    recycled: RecycledState
+    single: jax.Array
+    predicted_aligned_error: jax.Array | None = None
+    max_predicted_aligned_error: jax.Array | None = None
+    ptm: jax.Array | None = None
+    aligned_error_logits: jax.Array | None = None
+    aligned_error_breaks: jax.Array | None = None
+
+
+class AlphaFoldIteration(hk.Module):
+    """Suppl. Alg. 2 lines 5-22: one pass from the inputs and the recycled state."""
+
+    def __init__(self, config: NetworkConfig, global_config: GlobalConfig,
+                 name: str = "alphafold_iteration") -> None:
+        super().__init__(name=name)
+        self.config = config
+        self.global_config = global_config
+
+    def __call__(self, inputs: ModelInputs, prev: RecycledState,
+                 key: jax.Array | None = None) -> IterationOutput:
+        c = self.config
+        dropout = key is not None
+        rep = EmbeddingsAndEvoformer(c.trunk, self.global_config)(inputs, prev, key)
+        structure = StructureModule(c.structure_module)(
+            rep.single, rep.pair, inputs.aatype, inputs.seq_mask, is_training=dropout)
+        distogram = DistogramHead(c.heads.distogram)(rep.pair)
+        masked_msa = MaskedMsaHead(c.heads.masked_msa)(rep.msa)
+        resolved = ExperimentallyResolvedHead()(rep.single)
+        plddt_logits = PredictedLDDTHead(c.heads.predicted_lddt)(structure.single)
+        pae = None
+        if c.heads.predicted_aligned_error is not None:
+            pae = PredictedAlignedErrorHead(c.heads.predicted_aligned_error)(rep.pair)
+        metrics = confidence.confidence_metrics(
+            plddt_logits, inputs.seq_mask,
+            None if pae is None else pae.logits, None if pae is None else pae.breaks)
+        aligned = metrics.aligned_error
+        return IterationOutput(
+            final_atom_positions=structure.final_atom_positions,
+            final_atom_mask=structure.final_atom_mask,
+            plddt=metrics.plddt,
+            mean_plddt=metrics.mean_plddt,
+            distogram_logits=distogram.logits,
+            distogram_bin_edges=distogram.bin_edges,
+            masked_msa_logits=masked_msa,
+            experimentally_resolved_logits=resolved,
+            plddt_logits=plddt_logits,
+            recycled=RecycledState(structure.final_atom_positions, rep.msa_first_row,
+                                   rep.pair),
+            single=rep.single,
+            predicted_aligned_error=None if aligned is None else aligned.pae,
+            max_predicted_aligned_error=None if aligned is None else aligned.max_pae,
+            ptm=metrics.ptm,
+            aligned_error_logits=None if pae is None else pae.logits,
+            aligned_error_breaks=None if pae is None else pae.breaks,
+        )
+
+
+class AlphaFold(hk.Module):
+    """The ``alphafold`` scope around one iteration; ``dropout`` draws a Haiku key."""
+
+    def __init__(self, config: NetworkConfig, global_config: GlobalConfig,
+                 name: str = "alphafold") -> None:
+        super().__init__(name=name)
+        self.config = config
+        self.global_config = global_config
+
+    def __call__(self, inputs: ModelInputs, prev: RecycledState,
+                 dropout: bool = False) -> IterationOutput:
+        key = hk.next_rng_key() if dropout else None
+        prev = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), prev)
+        return AlphaFoldIteration(self.config, self.global_config)(inputs, prev, key)
+
+
+def forward(config: NetworkConfig, global_config: GlobalConfig) -> hk.Transformed:
+    """The Haiku transform of one iteration: ``apply(params, rng, inputs, prev)``.
+
+    ``rng`` may be None unless ``global_config.eval_dropout`` is set.
+    """
+    def fn(inputs: ModelInputs, prev: RecycledState) -> IterationOutput:
+        return AlphaFold(config, global_config)(inputs, prev, global_config.eval_dropout)
+
+    return hk.transform(fn)

@@ -1,0 +1,163 @@
+"""Running a model: the recycling loop, early stopping, seeds and inference dropout.
+
+Suppl. Alg. 2 (Inference): the compiled iteration of :mod:`folding.model.alphafold`
+runs ``num_recycle + 1`` times, each pass reading its own slice of the processed
+features and the previous pass's positions, first MSA row and pair. As in ColabFold,
+recycling may stop early once the CA-CA distance matrix changes by less than a
+tolerance between two passes. The seed drives inference dropout (when enabled); the
+MSA sampling of each pass is already in the processed features.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from folding.common.atoms import ATOM37_INDEX
+from folding.errors import InputError
+from folding.model.alphafold import IterationOutput, forward
+from folding.model.config import ModelConfig
+from folding.model.features import ProcessedFeatures, RecycledState
+from folding.model.params import Params
+
+log = logging.getLogger(__name__)
+_CA = ATOM37_INDEX["CA"]
+
+
+def ca_distance_change(previous: jax.Array, current: jax.Array, seq_mask: jax.Array) -> jax.Array:
+    """Root-mean-square change of the CA-CA distances between two atom37 structures.
+
+    The early-stopping criterion of AF2Complex and ColabFold: sqrt(mean over residue
+    pairs in the mask of (d_prev - d_cur)^2 + 1e-8), in Angstrom.
+    """
+    def distances(x):
+        ca = x[:, _CA]
+        return jnp.sqrt(jnp.sum(jnp.square(ca[:, None] - ca[None, :]), axis=-1))
+
+    mask = seq_mask[:, None] * seq_mask[None, :]
+    change = jnp.square(distances(previous) - distances(current))
+    return jnp.sqrt(jnp.sum(change * mask) / jnp.sum(mask) + 1e-8)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The final iteration's outputs, as NumPy arrays, and how they were made.
+
+    ``num_recycles`` counts the recycling passes actually run after the first (fewer
+    than asked when recycling stopped early); ``recycle_changes`` holds the CA
+    distance change of each pass from the one before (the first is from the zero
+    structure). ``params_id`` identifies the parameters (a file's SHA-256, or
+    ``untrained:seed=S``).
+    """
+
+    model_name: str
+    params_id: str
+    seed: int
+    num_recycles: int
+    recycle_changes: tuple[float, ...]
+    output: IterationOutput
+    aatype: np.ndarray
+    residue_index: np.ndarray
+    seq_mask: np.ndarray
+
+    @property
+    def ranking_confidence(self) -> float:
+        """Mean pLDDT, AlphaFold's ranking score for monomer models."""
+        return float(self.output.mean_plddt)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The ``folding model run`` output file's arrays (float32 where numeric)."""
+        o = self.output
+        arrays = {
+            "final_atom_positions": o.final_atom_positions,
+            "final_atom_mask": o.final_atom_mask,
+            "plddt": o.plddt,
+            "mean_plddt": o.mean_plddt,
+            "ranking_confidence": np.float32(self.ranking_confidence),
+            "distogram_logits": o.distogram_logits,
+            "experimentally_resolved_logits": o.experimentally_resolved_logits,
+        }
+        if o.predicted_aligned_error is not None:
+            arrays["predicted_aligned_error"] = o.predicted_aligned_error
+            arrays["max_predicted_aligned_error"] = o.max_predicted_aligned_error
+            arrays["ptm"] = o.ptm
+        arrays = {k: np.asarray(v, np.float32) for k, v in arrays.items()}
+        arrays.update({
+            "aatype": np.asarray(self.aatype, np.int32),
+            "residue_index": np.asarray(self.residue_index, np.int32),
+            "num_recycles": np.int32(self.num_recycles),
+            "recycle_changes": np.asarray(self.recycle_changes, np.float32),
+            "model_name": np.str_(self.model_name),
+            "params_id": np.str_(self.params_id),
+            "seed": np.int64(self.seed),
+        })
+        return arrays
+
+
+class ModelRunner:
+    """One model with its parameters, compiled once per input shape."""
+
+    def __init__(self, config: ModelConfig, params: Params, params_id: str) -> None:
+        self.config = config
+        self.params_id = params_id
+        self.params = jax.device_put(params)
+        transformed = forward(config.network, config.global_config)
+        self._apply = jax.jit(transformed.apply)
+
+    def iteration(self, features: ProcessedFeatures, r: int, prev: RecycledState,
+                  key: jax.Array | None) -> IterationOutput:
+        """One pass on slice ``r`` from ``prev`` (no output cast, float32)."""
+        with jax.default_matmul_precision(self.config.global_config.matmul_precision):
+            return self._apply(self.params, key, features.inputs(r), prev)
+
+    def predict(self, features: ProcessedFeatures, seed: int = 0,
+                callback: Callable[[int, IterationOutput, float], None] | None = None
+                ) -> Prediction:
+        """Run all recycling passes (or until the early-stop tolerance is met)."""
+        c = self.config
+        if features.use_templates != c.uses_templates:
+            raise InputError(f"the features were checked for a model "
+                             f"{'with' if features.use_templates else 'without'} templates; "
+                             f"{c.name} {'uses' if c.uses_templates else 'does not use'} them")
+        num_passes = c.num_recycle + 1
+        if features.num_slices < num_passes:
+            raise InputError(f"{c.num_recycle} recycles need {num_passes} feature slices, the "
+                             f"features hold {features.num_slices}; process the features "
+                             f"with num_recycle >= {c.num_recycle} or ask for fewer recycles")
+        if c.global_config.trim_msa_padding:
+            features = features.trimmed()
+        emb = c.network.trunk.embeddings
+        prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel)
+        base_key = jax.random.PRNGKey(seed)
+        changes: list[float] = []
+        output = None
+        for r in range(num_passes):
+            start = time.perf_counter()
+            key = jax.random.fold_in(base_key, r) if c.global_config.eval_dropout else None
+            output = self.iteration(features, r, prev, key)
+            seq_mask = features.arrays["seq_mask"][r]
+            change = float(ca_distance_change(prev.prev_pos, output.final_atom_positions,
+                                              seq_mask))
+            changes.append(change)
+            prev = output.recycled
+            log.info("%s: pass %d/%d in %.1f s, mean pLDDT %.2f, CA distance change %.3f A",
+                     c.name, r + 1, num_passes, time.perf_counter() - start,
+                     float(output.mean_plddt), change)
+            if callback is not None:
+                callback(r, output, change)
+            if r > 0 and change < c.recycle_early_stop_tolerance:
+                log.info("%s: recycling stopped early after %d recycles", c.name, r)
+                break
+        assert output is not None
+        final = jax.tree_util.tree_map(np.asarray, output)
+        last = len(changes) - 1
+        return Prediction(c.name, self.params_id, seed, last, tuple(changes), final,
+                          features.arrays["aatype"][last], features.arrays["residue_index"][last],
+                          features.arrays["seq_mask"][last])
+
