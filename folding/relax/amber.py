@@ -110,7 +110,8 @@ class Minimization:
 
     ``positions`` [N, 3] in Angstrom, in the order of the cleaned topology's atoms;
     energies in kcal/mol; ``rms_force`` in kJ/mol/nm after minimisation;
-    ``converged`` is False only when the iteration cap stopped L-BFGS. The RMS force
+    ``iterations`` counts every L-BFGS iteration; ``converged`` is False when a round of
+    L-BFGS ran into the iteration cap. The RMS force
     counts every atom, constrained directions included, so it can exceed the tolerance
     of a converged minimisation.
     """
@@ -150,21 +151,32 @@ def choose_platform(requested: str | None = None) -> str:
     return present[0]
 
 
-def _platform_properties(name: str, config: AmberConfig) -> dict[str, str]:
-    if name == "CPU" and config.cpu_threads:
-        return {"Threads": str(config.cpu_threads)}
-    return {}
+def _platform_properties(platform: openmm.Platform, config: AmberConfig) -> dict[str, str]:
+    """Deterministic force summation where the platform offers it (the same input then
+    gives the same relaxed model), and the CPU thread count if one was asked for."""
+    names = set(platform.getPropertyNames())
+    properties = {"DeterministicForces": "true"} if "DeterministicForces" in names else {}
+    if platform.getName() == "CPU" and config.cpu_threads:
+        properties["Threads"] = str(config.cpu_threads)
+    return properties
 
 
 class _IterationCounter(openmm.MinimizationReporter):
-    """Counts L-BFGS iterations; never stops the minimiser early."""
+    """Counts L-BFGS iterations; never stops the minimiser early.
+
+    OpenMM restarts L-BFGS, with stiffer constraint springs, until the constraints hold;
+    each round numbers its iterations from 0 and may use ``maxIterations`` of them.
+    ``count`` is the total over rounds, ``longest_round`` the most any round used.
+    """
 
     def __init__(self) -> None:
         super().__init__()
         self.count = 0
+        self.longest_round = 0
 
     def report(self, iteration, x, grad, args):
         self.count += 1
+        self.longest_round = max(self.longest_round, int(iteration) + 1)
         return False
 
 
@@ -230,7 +242,7 @@ def minimize(cleaned: CleanedStructure, config: AmberConfig,
         system.addForce(restraints)
     platform_name = choose_platform(config.platform)
     platform = openmm.Platform.getPlatformByName(platform_name)
-    properties = _platform_properties(platform_name, config)
+    properties = _platform_properties(platform, config)
 
     positions = cleaned.positions
     ramp_iterations = []
@@ -260,7 +272,7 @@ def minimize(cleaned: CleanedStructure, config: AmberConfig,
     final = state.getPotentialEnergy().value_in_unit(_KCAL)
     if not np.all(np.isfinite(final_positions)) or not np.isfinite(final):
         raise ValueError("minimisation produced non-finite coordinates or energy")
-    capped = config.max_iterations > 0 and counter.count >= config.max_iterations
+    capped = config.max_iterations > 0 and counter.longest_round >= config.max_iterations
     return Minimization(
         positions=np.asarray(final_positions, dtype=np.float64),
         initial_energy=float(initial),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import random
 
 import numpy as np
 from openmm import app, unit
@@ -86,7 +87,15 @@ def clean_structure(protein: Protein) -> CleanedStructure:
     missing_atoms = sum(len(atoms) for atoms in fixer.missingAtoms.values())
     missing_terminals = sum(len(atoms) for atoms in fixer.missingTerminals.values())
     fixer.addMissingAtoms(seed=0)
-    fixer.addMissingHydrogens(7.0)
+    # OpenMM's Modeller starts hydrogens it cannot place by rule at positions drawn from
+    # Python's global random generator: seed it for this call only, so that one input
+    # gives one starting structure (and restore the caller's generator state).
+    saved = random.getstate()
+    try:
+        random.seed(0)
+        fixer.addMissingHydrogens(7.0)
+    finally:
+        random.setstate(saved)
     positions = np.array(fixer.positions.value_in_unit(unit.nanometer), dtype=np.float64)
     return CleanedStructure(
         topology=fixer.topology,

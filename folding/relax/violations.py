@@ -44,7 +44,7 @@ from folding.common.stereochemistry import (
 _N, _CA, _C = 0, 1, 2  # atom14 (and atom37) slots of the backbone
 _SG = RESIDUE_ATOMS["CYS"].index("SG")
 _PRO = RESTYPE_INDEX["P"]
-_CHUNK = 64  # residues per block in the all-against-all clash check
+_PAIR_BATCH = 4096  # residue pairs compared atom by atom at once
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,33 +155,58 @@ def between_residue_bond_violations(
     return flagged
 
 
+def _candidate_pairs(positions: np.ndarray, mask: np.ndarray, reach: float
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Residue pairs (i < j) whose bounding spheres come within ``reach`` of each other."""
+    count = mask.sum(axis=1)
+    centre = (positions * mask[..., None]).sum(axis=1) / np.maximum(count, 1)[:, None]
+    spread = np.where(mask, np.linalg.norm(positions - centre[:, None], axis=-1), 0.0)
+    radius = spread.max(axis=1, initial=0.0)
+    present = np.flatnonzero(count > 0)
+    firsts, seconds = [], []
+    for start in range(0, len(present), 1024):
+        rows = present[start:start + 1024]
+        gap = np.linalg.norm(centre[rows, None] - centre[None, present], axis=-1)
+        near = gap < radius[rows, None] + radius[None, present] + reach
+        near &= rows[:, None] < present[None, :]
+        a, b = np.nonzero(near)
+        firsts.append(rows[a])
+        seconds.append(present[b])
+    if not firsts:
+        return np.zeros(0, int), np.zeros(0, int)
+    return np.concatenate(firsts), np.concatenate(seconds)
+
+
 def between_residue_clashes(
     protein: Protein, positions: np.ndarray, mask: np.ndarray, config: ViolationConfig
 ) -> np.ndarray:
-    """[L, 14] atoms closer to an atom of another residue than allowed (eq. 46)."""
+    """[L, 14] atoms closer to an atom of another residue than allowed (eq. 46).
+
+    Only residue pairs whose bounding spheres are close enough to clash are compared
+    atom by atom, so the cost grows with the number of neighbours, not with L^2.
+    """
     length = protein.num_residues
     radius = np.where(mask, ATOM37_VAN_DER_WAALS_RADIUS[ATOM14_TO_ATOM37[protein.aatype]], 0.0)
     is_sg = np.zeros((length, 14), bool)
     is_sg[:, _SG] = protein.aatype == RESTYPE_INDEX["C"]
     bonded_next = np.zeros(length, bool)
     bonded_next[:-1] = _peptide_bonded(protein)
+    reach = 2 * float(ATOM37_VAN_DER_WAALS_RADIUS.max()) - config.clash_overlap_tolerance
+    first, second = _candidate_pairs(positions, mask, max(reach, 0.0))
     clash = np.zeros((length, 14), bool)
-    order = np.arange(length)
-    for start in range(0, length, _CHUNK):
-        rows = slice(start, min(start + _CHUNK, length))
-        diff = positions[rows, None, :, None, :] - positions[None, :, None, :, :]
-        dist = np.sqrt(1e-10 + np.sum(diff * diff, axis=-1))  # [B, L, 14, 14]
-        pair = mask[rows, None, :, None] & mask[None, :, None, :]
-        pair &= (order[rows, None] < order[None, :])[..., None, None]
+    for start in range(0, len(first), _PAIR_BATCH):
+        i, j = first[start:start + _PAIR_BATCH], second[start:start + _PAIR_BATCH]
+        diff = positions[i, :, None, :] - positions[j, None, :, :]
+        dist = np.sqrt(1e-10 + np.sum(diff * diff, axis=-1))  # [P, 14, 14]
+        pair = mask[i, :, None] & mask[j, None, :]
         # The peptide bond C(i)-N(i+1) is a bond, not a clash.
-        peptide = (order[rows, None] + 1 == order[None, :]) & bonded_next[rows, None]
-        pair[..., _C, _N] &= ~peptide
+        pair[:, _C, _N] &= ~((j == i + 1) & bonded_next[i])
         # Cysteine SG-SG pairs may be disulfide bonds.
-        pair &= ~(is_sg[rows, None, :, None] & is_sg[None, :, None, :])
-        limit = radius[rows, None, :, None] + radius[None, :, None, :]
+        pair &= ~(is_sg[i, :, None] & is_sg[j, None, :])
+        limit = radius[i, :, None] + radius[j, None, :]
         hits = pair & (dist < limit - config.clash_overlap_tolerance)
-        clash[rows] |= hits.any(axis=(1, 3))
-        clash |= hits.any(axis=(0, 2))
+        np.logical_or.at(clash, i, hits.any(axis=2))
+        np.logical_or.at(clash, j, hits.any(axis=1))
     return clash
 
 
