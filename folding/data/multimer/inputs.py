@@ -215,7 +215,7 @@ def _target(path: Path, group: _Group, max_length: int, max_chains: int,
     warnings = list(group.name_warnings)
     number = 0
     for record, pieces in split:
-        copies = _copies(path, record, name, max_chains)
+        copies = _copies(path, record, name, MAX_CHAINS)
         if not any(p.lines for p in pieces):
             where = f"record {record.number} ('{name}')" if len(split) > 1 else f"record '{name}'"
             raise InputError(f"{path}: {where} has an empty sequence; add its sequence or "
