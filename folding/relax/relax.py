@@ -14,7 +14,8 @@ later passes instead start again from the input and begin with the soft-core ram
 The second pass keeps every restraint (lifting them lets whole side chains wander
 off, several Angstrom on the CASP14 fixture); from the third pass on, the restraints
 are lifted from every residue that violated after an earlier pass, as in AlphaFold.
-``RelaxConfig(ramp=())`` restores AlphaFold's behaviour exactly.
+``RelaxConfig(ramp=())`` restores AlphaFold's passes. Of the passes run, the one that
+leaves the fewest violating residues is kept (AlphaFold keeps the last).
 
 The relaxed model keeps the input's B-factors (the pLDDT), chain identifiers, residue
 numbers and REMARK records. A relax that fails (OpenMM or pdbfixer error), whose
@@ -197,13 +198,51 @@ def relaxed_pdb(topology: app.Topology, positions: np.ndarray, relaxed: Protein)
     return "\n".join(line.ljust(80) for line in lines) + "\n"
 
 
-def _not_relaxed(protein: Protein, before: StructuralViolations | None, reason: str,
+def _not_relaxed(protein: Protein, before: StructuralViolations, reason: str,
                  start: float, **extra: Any) -> RelaxResult:
-    summary = before.summary() if before is not None else {"residues_violating": -1}
+    summary = before.summary()
     return RelaxResult(
         protein=protein, pdb=pdb_format.to_pdb(protein), relaxed=False, converged=False,
         reason=reason, violations_before=summary, violations_after=summary,
         heavy_atom_rmsd=0.0, seconds=time.perf_counter() - start, **extra)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Pass:
+    """One minimisation pass and what it left."""
+
+    cleaned: cleanup.CleanedStructure
+    minimization: amber.Minimization
+    protein: Protein
+    violations: StructuralViolations
+    lifted: tuple[int, ...]
+
+
+def _run_passes(protein: Protein, config: RelaxConfig) -> tuple[list[_Pass], _Pass]:
+    """All passes run, and the one to keep: the fewest violating residues, the earliest
+    (least restraint lifting) on a tie."""
+    passes: list[_Pass] = []
+    excluded: set[int] = set()
+    current = protein
+    for number in range(config.max_passes):
+        escalate = number > 0 and bool(config.ramp)
+        cleaned = cleanup.clean_structure(protein if escalate else current)
+        rows = _topology_rows(cleaned.topology, protein)
+        topology_index = {row: i for i, row in enumerate(rows)}
+        lifted = sorted(excluded) if (not config.ramp or number >= 2) else []
+        minimization = amber.minimize(
+            cleaned, config.amber, [topology_index[r] for r in lifted if r in topology_index],
+            ramp=config.ramp if escalate else ())
+        current = protein_from_topology(cleaned.topology, minimization.positions, protein)
+        after = find_violations(current, config.violations)
+        passes.append(_Pass(cleaned, minimization, current, after, tuple(lifted)))
+        log.info("relax pass %d: %d violating residues left, %d iterations, %.1f s",
+                 len(passes), after.num_residues, minimization.iterations, minimization.seconds)
+        if not minimization.converged or after.num_residues == 0:
+            break
+        excluded |= {int(r) for r in after.residues}
+    best = min(passes, key=lambda p: p.violations.num_residues)
+    return passes, best
 
 
 def relax(protein: Protein, config: RelaxConfig | None = None) -> RelaxResult:
@@ -212,47 +251,21 @@ def relax(protein: Protein, config: RelaxConfig | None = None) -> RelaxResult:
     config = config or RelaxConfig()
     start = time.perf_counter()
     before = find_violations(protein, config.violations)
-    excluded: set[int] = set()
-    lifted_so_far: list[int] = []
-    iterations: list[int] = []
-    current = protein
-    minimization = None
-    cleaned = None
-    alterations: dict[str, Any] = {}
     try:
-        for number in range(config.max_passes):
-            escalate = number > 0 and bool(config.ramp)
-            cleaned = cleanup.clean_structure(protein if escalate else current)
-            alterations = alterations or cleaned.alterations.as_dict()
-            rows = _topology_rows(cleaned.topology, protein)
-            topology_index = {row: i for i, row in enumerate(rows)}
-            lifted = excluded if (not config.ramp or number >= 2) else set()
-            minimization = amber.minimize(
-                cleaned, config.amber, [topology_index[r] for r in lifted if r in topology_index],
-                ramp=config.ramp if escalate else ())
-            lifted_so_far = sorted(lifted)
-            iterations.append(minimization.iterations)
-            current = protein_from_topology(cleaned.topology, minimization.positions, protein)
-            after = find_violations(current, config.violations)
-            log.info("relax pass %d: %d -> %d violating residues, %d iterations, %.1f s",
-                     len(iterations), before.num_residues, after.num_residues,
-                     minimization.iterations, minimization.seconds)
-            if not minimization.converged or after.num_residues == 0:
-                break
-            excluded |= {int(r) for r in after.residues}
+        passes, best = _run_passes(protein, config)
     except Exception as error:  # any failure keeps the unrelaxed model
         log.debug("relax failed", exc_info=True)
         return _not_relaxed(protein, before, f"relax failed: {type(error).__name__}: {error}",
-                            start, passes=len(iterations), iterations=tuple(iterations),
-                            alterations=alterations)
-    assert minimization is not None and cleaned is not None
+                            start)
+    minimization, after = best.minimization, best.violations
     extra: dict[str, Any] = {
-        "passes": len(iterations), "iterations": tuple(iterations),
-        "excluded_residues": tuple(lifted_so_far), "platform": minimization.platform,
+        "passes": len(passes), "iterations": tuple(p.minimization.iterations for p in passes),
+        "excluded_residues": best.lifted, "platform": minimization.platform,
         "initial_energy": minimization.initial_energy,
-        "final_energy": minimization.final_energy, "alterations": alterations,
+        "final_energy": minimization.final_energy,
+        "alterations": passes[0].cleaned.alterations.as_dict(),
     }
-    if not minimization.converged:
+    if not passes[-1].minimization.converged:
         return _not_relaxed(
             protein, before,
             f"minimiser stopped at the iteration cap ({config.amber.max_iterations}) "
@@ -264,12 +277,12 @@ def relax(protein: Protein, config: RelaxConfig | None = None) -> RelaxResult:
             f"input ({before.num_residues}); kept the input", start, **extra)
     reason = None
     if after.num_residues:
-        reason = (f"{after.num_residues} residues still violate after {len(iterations)} "
+        reason = (f"{after.num_residues} residues still violate after {len(passes)} "
                   "passes (relaxed model kept: fewer than before)")
     return RelaxResult(
-        protein=current,
-        pdb=relaxed_pdb(cleaned.topology, minimization.positions, current),
+        protein=best.protein,
+        pdb=relaxed_pdb(best.cleaned.topology, minimization.positions, best.protein),
         relaxed=True, converged=reason is None, reason=reason,
         violations_before=before.summary(), violations_after=after.summary(),
-        heavy_atom_rmsd=heavy_atom_rmsd(protein, current),
+        heavy_atom_rmsd=heavy_atom_rmsd(protein, best.protein),
         seconds=time.perf_counter() - start, **extra)
