@@ -21,6 +21,7 @@ its template search (hmmbuild + hmmsearch programs against ``pdb_seqres.txt``) i
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,17 +95,21 @@ def deepmind_dedup(original):
     return make_msa_features
 
 
-def reference_multimer(shared: Path, chains: list[ChainData], workdir: Path, monkeypatch,
-                       dedup: bool = True) -> dict:
-    """The reference's multimer ``DataPipeline.process`` on ``chains`` (precomputed MSAs)."""
+def reference_runner(shared: Path, chains: list[ChainData], workdir: Path,
+                     dedup: bool = True) -> Callable[[], dict]:
+    """A function running the reference's multimer ``DataPipeline.process`` on ``chains``.
+
+    The set-up (the chains' folders copied under AlphaFold's names, the pipelines built) is
+    done once; each call clears the reference's mmCIF caches and runs ``process``.
+    """
+    from alphafold.data import mmcif_parsing
     from alphafold.data import pipeline as af_pipeline
     from alphafold.data import pipeline_multimer as af_multimer
     from alphafold.data import templates as af_templates
     from alphafold.data.tools import hmmsearch as af_hmmsearch
 
     msa_root = workdir / "ref_msas"
-    ids = "ABCDEFGH"
-    for chain_id, chain in zip(ids, chains, strict=False):
+    for chain_id, chain in zip("ABCDEFGH", chains, strict=False):
         folder = msa_root / chain_id
         shutil.copytree(chain.msa_dir, folder)
         for path in folder.iterdir():
@@ -135,10 +140,22 @@ def reference_multimer(shared: Path, chains: list[ChainData], workdir: Path, mon
         uniprot_database_path=str(dummy), use_precomputed_msas=True)
     fasta = workdir / "complex.fasta"
     fasta.write_text("".join(f">{c.name}\n{c.sequence}\n" for c in chains))
-    if dedup:
-        monkeypatch.setattr(af_pipeline, "make_msa_features",
-                            deepmind_dedup(af_pipeline.make_msa_features))
-    try:
-        return multimer.process(str(fasta), str(msa_root))
-    finally:
-        monkeypatch.undo()
+    original = af_pipeline.make_msa_features
+
+    def run() -> dict:
+        mmcif_parsing.parse.cache_clear()
+        af_templates._read_file.cache_clear()
+        if dedup:
+            af_pipeline.make_msa_features = deepmind_dedup(original)
+        try:
+            return multimer.process(str(fasta), str(msa_root))
+        finally:
+            af_pipeline.make_msa_features = original
+
+    return run
+
+
+def reference_multimer(shared: Path, chains: list[ChainData], workdir: Path,
+                       dedup: bool = True) -> dict:
+    """The reference's multimer ``DataPipeline.process`` on ``chains`` (precomputed MSAs)."""
+    return reference_runner(shared, chains, workdir, dedup)()

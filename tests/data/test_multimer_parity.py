@@ -64,8 +64,9 @@ def test_2q2k_sequences_are_the_structure_chains(shared_data, chains):
     assert chains["2q2k_A"].sequence == chains["2q2k_B"].sequence  # a homodimer
 
 
-# (chains in input order, the number of paired rows expected: 0 for homomers)
+# The chains of each complex, in input order.
 CASES = {
+    "monomer": ("A0A024R1R8",),
     "2q2k_homodimer": ("2q2k_A", "2q2k_B"),
     "heterodimer": ("A0A024R1R8", "homologue"),
     "heterotrimer_species_in_two_chains": ("2q2k_A", "A0A024R1R8", "homologue"),
@@ -74,9 +75,9 @@ CASES = {
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_multimer_features_equal_reference(shared_data, chains, tmp_path, monkeypatch, case):
+def test_multimer_features_equal_reference(shared_data, chains, tmp_path, case):
     complex_chains = [chains[name] for name in CASES[case]]
-    ref = reference_multimer(shared_data, complex_chains, tmp_path, monkeypatch)
+    ref = reference_multimer(shared_data, complex_chains, tmp_path)
     ours = _ours(shared_data, complex_chains)
     diffs = _max_diffs(ours.features, ref)
     print(case, {k: v for k, v in diffs.items() if v}, "msa", ours.features["msa"].shape)
@@ -103,16 +104,15 @@ def test_multimer_features_equal_reference(shared_data, chains, tmp_path, monkey
         # Copies are laid out together: A, C (copies of entity 1), then B.
         assert [(c.chain_id, c.key) for c in layout] == [("A", "A_1"), ("C", "A_2"),
                                                          ("B", "B_1")]
-    if case != "2q2k_homodimer":
+    if ours.assembly.is_heteromer:
         # Real pairing happened: many paired rows beyond the queries.
         paired = features["bert_mask"][: int(features["num_alignments"])].all(axis=1)
         assert paired.sum() > 100
 
 
-def test_reference_fork_keeps_duplicate_uniprot_rows(shared_data, chains, tmp_path,
-                                                     monkeypatch):
+def test_reference_fork_keeps_duplicate_uniprot_rows(shared_data, chains, tmp_path):
     """Without the restored deduplication the fork pairs different rows: the wrapper matters."""
     complex_chains = [chains["A0A024R1R8"], chains["homologue"]]
-    raw = reference_multimer(shared_data, complex_chains, tmp_path, monkeypatch, dedup=False)
+    raw = reference_multimer(shared_data, complex_chains, tmp_path, dedup=False)
     ours = _ours(shared_data, complex_chains).features
     assert raw["msa"].shape != ours["msa"].shape or not np.array_equal(raw["msa"], ours["msa"])
