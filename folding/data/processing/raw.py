@@ -93,6 +93,8 @@ class RawFeatures:
         num_res = aatype.shape[0]
         if num_res == 0:
             raise InputError(f"{name}: the sequence is empty")
+        if aatype.min() < 0 or aatype.max() > 20:
+            raise InputError(f"{name}: aatype holds ids outside 0-20 (AlphaFold's residue ids)")
         _check_scalar_per_residue(raw, "seq_length", num_res, name, expected=num_res)
 
         msa = np.asarray(raw["msa"])
