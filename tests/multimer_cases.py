@@ -64,6 +64,7 @@ def build_homologue(shared: Path, workdir: Path) -> ChainData:
     for name, row in list(hits.items())[1:]:
         entry = name.partition("/")[0]
         records.setdefault(entry, row.replace("-", "").replace(".", "").upper())
+    workdir.mkdir(parents=True, exist_ok=True)
     database = workdir / "uniprot_subset.fasta"
     database.write_text("".join(f">{n}\n{s}\n" for n, s in records.items()))
     sequence = records[names[HOMOLOGUE_ROW].partition("/")[0]]
