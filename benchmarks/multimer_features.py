@@ -70,27 +70,17 @@ def stage_pair(shared: Path, chain_names, chains) -> tuple[Callable, Callable]:
     """The pairing-and-merging stage of both, on the same converted per-chain features."""
     from alphafold.data import feature_processing, pipeline_multimer
 
-    from folding.data.multimer import TemplateSource
+    from folding.data.multimer import Assembly, TemplateSource
     from folding.data.multimer.chain_features import assembly_chain_features
-    from folding.data.multimer.chains import Assembly
     from folding.data.multimer.complex_features import complex_features
-    from folding.data.multimer.pipeline import (
-        _chain_folders,
-        _check_files,
-        _entity_features,
-        _Templates,
-    )
+    from folding.data.multimer.pipeline import read_entity_features
 
     members = [chains[n] for n in chain_names]
     assembly = Assembly.from_sequences([c.sequence for c in members])
-    folders = _chain_folders(assembly, [c.msa_dir for c in members])
     templates = shared / "templates"
     source = TemplateSource(templates / "pdb_mmcif/mmcif_files", "2022-01-01",
                             pdb_seqres=templates / "pdb_seqres/pdb_seqres.txt")
-    _check_files(assembly, folders, source)
-    entity = {c.entity_id: _entity_features(c, folders[c.chain_id], assembly.is_heteromer,
-                                            _Templates(source), 50_000)[0]
-              for c in assembly.entity_representatives()}
+    entity, _ = read_entity_features(assembly, [c.msa_dir for c in members], source)
 
     def reference() -> dict:
         by_id = {}

@@ -218,6 +218,31 @@ def _entity_features(
     return convert_monomer_features(monomer, chain.chain_id), searches
 
 
+def read_entity_features(
+    assembly: Assembly,
+    msa_dirs: Sequence[str | os.PathLike[str] | None],
+    templates: TemplateSource | None,
+    max_uniprot_hits: int = MAX_UNIPROT_HITS,
+) -> tuple[dict[int, FeatureDict], tuple[ChainSearches, ...]]:
+    """Each entity's converted features (entity id -> features) and what was read.
+
+    Everything is checked (folders, files, template database) before any file is parsed
+    or any search runs.
+    """
+    folders = _chain_folders(assembly, msa_dirs)
+    _check_files(assembly, folders, templates)
+    template_search = _Templates(templates) if templates is not None else None
+    entity_features = {}
+    searches = []
+    for chain in assembly.entity_representatives():
+        features, searched = _entity_features(chain, folders[chain.chain_id],
+                                              assembly.is_heteromer, template_search,
+                                              max_uniprot_hits)
+        entity_features[chain.entity_id] = features
+        searches.append(searched)
+    return entity_features, tuple(searches)
+
+
 def build_multimer_features(
     sequences: Sequence[str],
     msa_dirs: Sequence[str | os.PathLike[str] | None],
@@ -232,20 +257,10 @@ def build_multimer_features(
     is read, so copies may repeat it or give None. ``templates=None`` uses no templates.
     """
     assembly = Assembly.from_sequences(sequences, descriptions)
-    folders = _chain_folders(assembly, msa_dirs)
-    _check_files(assembly, folders, templates)
-    template_search = _Templates(templates) if templates is not None else None
-    entity_features = {}
-    searches = []
-    for chain in assembly.entity_representatives():
-        features, searched = _entity_features(chain, folders[chain.chain_id],
-                                              assembly.is_heteromer, template_search,
-                                              max_uniprot_hits)
-        entity_features[chain.entity_id] = features
-        searches.append(searched)
-    chains = assembly_chain_features(assembly, entity_features)
-    features = complex_features(chains)
+    entity_features, searches = read_entity_features(assembly, msa_dirs, templates,
+                                                     max_uniprot_hits)
+    features = complex_features(assembly_chain_features(assembly, entity_features))
     logger.info("complex of %d chains (%d entities), %d residues: %d MSA rows",
                 len(assembly), assembly.num_entities, assembly.num_res,
                 int(features["num_alignments"]))
-    return MultimerFeatures(features, assembly, tuple(searches))
+    return MultimerFeatures(features, assembly, searches)
