@@ -36,6 +36,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("search", "folding.data.search_cli", "run an MSA or template search for one target"),
     Command("templates", "folding.data.templates.cli", "search for and featurise templates"),
     Command("features", "folding.data.features_cli", "build AlphaFold's raw input features"),
+    Command("multimer", "folding.data.multimer.cli",
+            "check complexes and build multimer input features"),
     Command("model", "folding.model.cli", "run the AlphaFold2 model (folding model run ...)"),
     Command("relax", "folding.relax.cli", "Amber-relax a structure"),
     Command("report", "folding.report.cli", "rank models, write confidence files, plots, report"),
