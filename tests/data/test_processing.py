@@ -13,6 +13,7 @@ import pytest
 from scipy import stats
 
 from folding.common.alphabet import HHBLITS_TO_AATYPE
+from folding.data.features import save_raw_npz
 from folding.data.processing import (
     REFERENCE_PADDING,
     MaskedMsaConfig,
@@ -340,7 +341,7 @@ def test_load_raw_features_npz_and_pickle(tmp_path):
     pkl = tmp_path / "features.pkl"
     pkl.write_bytes(pickle.dumps(raw))
     npz = tmp_path / "raw.npz"
-    np.savez(npz, **raw)
+    save_raw_npz(npz, raw)  # what `folding features` writes: strings as bytes, no pickle
     for path in (pkl, npz):
         loaded = load_raw_features(path)
         np.testing.assert_array_equal(loaded["msa"], raw["msa"])
@@ -356,6 +357,10 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
     garbage.write_bytes(b"not a pickle")
     with pytest.raises(InputError, match="cannot read raw features"):
         load_raw_features(garbage)
+    pickled_npz = tmp_path / "objects.npz"
+    np.savez(pickled_npz, sequence=np.array([b"AC"], dtype=object))
+    with pytest.raises(InputError, match="cannot read raw features"):
+        load_raw_features(pickled_npz)
     listed = tmp_path / "list.pkl"
     listed.write_bytes(pickle.dumps([1, 2]))
     with pytest.raises(InputError, match="not a feature dict"):
@@ -373,3 +378,24 @@ def test_bad_inputs_give_one_line_errors(tmp_path):
         RawFeatures.from_mapping(
             {k: v for k, v in raw.items() if k != "template_all_atom_positions"}
         )
+
+
+def test_folding_features_output_is_processed(shared_data, tmp_path):
+    """RAW.npz as `folding features` builds it from real alignments, no templates given."""
+    from folding.data.features import find_msa_files, raw_features, read_msas
+
+    folder = shared_data / "alignments" / "A0A024R1R8"
+    fasta = (shared_data / "queries" / "A0A024R1R8.fasta").read_text().splitlines()
+    sequence = "".join(line.strip() for line in fasta[1:])
+    raw = raw_features(sequence, "A0A024R1R8", read_msas(find_msa_files(folder), sequence), {})
+    path = tmp_path / "RAW.npz"
+    save_raw_npz(path, raw)
+    for model in ("model_1_ptm", "model_4"):
+        out = process_features(load_raw_features(path), processing_config_for(model), seed=0,
+                               num_recycle=1)
+        num_seq = raw["msa"].shape[0]
+        assert out["msa_row_mask"][0].sum() == min(num_seq, 508 if model == "model_1_ptm" else 512)
+        assert out["extra_msa_row_mask"][0].sum() == num_seq - out["msa_row_mask"][0].sum()
+        assert out["target_feat"].shape == (2, len(sequence), 22)
+        if model == "model_1_ptm":
+            assert out["template_mask"].shape == (2, 4) and not out["template_mask"].any()

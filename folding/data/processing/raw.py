@@ -194,20 +194,22 @@ def _templates(
 
 
 def load_raw_features(path: str | Path) -> dict[str, np.ndarray]:
-    """Read raw features from our ``.npz`` or AlphaFold's ``features.pkl``.
+    """Read raw features from ``folding features``' ``.npz`` or AlphaFold's ``features.pkl``.
 
-    Both formats may carry pickled Python objects (AlphaFold's string features are
-    object arrays), so load only files you trust, as with any pickle.
+    The ``.npz`` is read without pickle (:func:`folding.data.features.load_raw_npz`).
+    ``features.pkl`` is a Python pickle, as AlphaFold writes it: unpickling can run code,
+    so load only files you trust.
     """
+    from folding.data.features import load_raw_npz
+
     path = Path(path)
     if not path.is_file():
         raise InputError(
             f"raw features file {path} not found; give the output of `folding features`"
         )
     try:
-        if path.suffix == ".npz" or zipfile.is_zipfile(path):
-            with np.load(path, allow_pickle=True) as data:
-                features = {key: data[key] for key in data.files}
+        if zipfile.is_zipfile(path):
+            features: Any = load_raw_npz(path)
         else:
             with path.open("rb") as handle:
                 features = pickle.load(handle)
