@@ -291,8 +291,11 @@ def test_compact_padding_is_reference_padding_truncated():
 def test_compact_padding_keeps_one_masked_extra_row():
     raw = synthetic_raw(num_seq=5)
     out = process_features(raw, processing_config_for("model_3"), seed=0, num_recycle=0)
-    assert out["msa_feat"].shape[1] == 5 or out["msa_feat"].shape[1] == 64
-    assert out["extra_msa"].shape[1] >= 1 and not out["extra_msa_mask"].any()
+    assert out["msa_feat"].shape[1] == 64 and out["msa_row_mask"][0].sum() == 5
+    assert out["extra_msa"].shape[1] == 64 and not out["extra_msa_mask"].any()
+    single_row = process_features(raw, processing_config_for("model_3"), seed=0, num_recycle=0,
+                                  padding=Padding(row_multiple=1))
+    assert single_row["msa_feat"].shape[1] == 5 and single_row["extra_msa"].shape[1] == 1
     assert Padding().rows(0, 5120) == 64 and Padding(row_multiple=1).rows(0, 5120) == 1
     assert Padding().rows(500, 508) == 508 and REFERENCE_PADDING.rows(3, 5120) == 5120
 

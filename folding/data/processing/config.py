@@ -101,7 +101,8 @@ class Padding:
     reference's sizes; the extra MSA keeps at least one (masked) row so that no array
     is empty. Padded rows are masked out everywhere in the model, so compact padding
     changes no prediction, only the work done. Templates are always padded to
-    ``max_templates`` and residues are never padded here.
+    ``max_templates`` and residues are never padded here. (With ``max_extra_msa = 0``
+    AlphaFold drops the extra-MSA features; here they keep one masked row instead.)
     """
 
     reference_shapes: bool = False
