@@ -6,16 +6,23 @@ structural violations (:mod:`.violations`); residues that still violate lose the
 restraints in the next pass. The loop stops when nothing violates or after
 ``max_passes`` passes (AlphaFold's pipeline runs at most 3).
 
-The first pass is AlphaFold's exactly. AlphaFold starts a later pass from the
-previous pass's minimised atoms; when the first pass left violations those atoms are
-often torn (a ring stretched around a backbone that ran through it) and stay so. Our
-later passes instead start again from the input and begin with the soft-core ramp of
-:func:`folding.relax.amber.minimize`, so that interpenetrating groups separate intact.
-The second pass keeps every restraint (lifting them lets whole side chains wander
-off, several Angstrom on the CASP14 fixture); from the third pass on, the restraints
-are lifted from every residue that violated after an earlier pass, as in AlphaFold.
-``RelaxConfig(ramp=())`` restores AlphaFold's passes. Of the passes run, the one that
-leaves the fewest violating residues is kept (AlphaFold keeps the last).
+The first two passes are AlphaFold's: the second continues from the first pass's
+minimised atoms with the violating residues unrestrained. That mends strained peptide
+geometry, but not interpenetration: when a backbone runs through an aromatic ring the
+first minimisation tears the ring open around it, and AlphaFold's relax leaves those
+residues violating (5 on the CASP14 fixture, as AlphaFold's own test expects). So the
+third and later passes start again from the input with the soft-core ramp of
+:func:`folding.relax.amber.minimize`, which lets interpenetrating groups slide apart
+intact: the third with every restraint in place (lifting them lets whole side chains
+wander off, several Angstrom on that fixture), later ones with the restraints lifted
+from every residue that violated so far. ``RelaxConfig(ramp=())`` runs AlphaFold's
+passes only. Of the passes run, the one that leaves the fewest violating residues is
+kept (AlphaFold keeps the last).
+
+Violations are judged by the stricter of AlphaFold's two criteria: as published (and in
+``alphafold-colabfold``) it scores the CA-C-N angle with the C-N bond's standard
+deviation, which flags a superset of what its 2025-corrected version flags; a model
+clean by it is clean by both.
 
 The relaxed model keeps the input's B-factors (the pLDDT), chain identifiers, residue
 numbers and REMARK records. A relax that fails (OpenMM or pdbfixer error), whose
@@ -50,7 +57,8 @@ class RelaxConfig:
 
     amber: amber.AmberConfig = dataclasses.field(default_factory=amber.AmberConfig)
     max_passes: int = 3
-    violations: ViolationConfig = dataclasses.field(default_factory=ViolationConfig)
+    violations: ViolationConfig = dataclasses.field(
+        default_factory=lambda: ViolationConfig(legacy_ca_c_n_stddev=True))
     ramp: tuple[float, ...] = (0.3, 0.1, 0.03)
 
     def __post_init__(self) -> None:
@@ -89,6 +97,7 @@ class RelaxResult:
     iterations: tuple[int, ...] = ()
     platform: str | None = None
     alterations: dict[str, Any] = dataclasses.field(default_factory=dict)
+    criteria: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def record(self) -> dict[str, Any]:
         """A JSON-ready summary (``violations_before``/``after`` as residue counts)."""
@@ -102,6 +111,7 @@ class RelaxResult:
             "reason": self.reason,
             "passes": self.passes,
             "excluded_residues": list(self.excluded_residues),
+            "violation_criteria": self.criteria,
             "violation_details_before": self.violations_before,
             "violation_details_after": self.violations_after,
             "initial_energy_kcal_mol": self.initial_energy,
@@ -207,6 +217,17 @@ def _not_relaxed(protein: Protein, before: StructuralViolations, reason: str,
         heavy_atom_rmsd=0.0, seconds=time.perf_counter() - start, **extra)
 
 
+def _criteria(config: ViolationConfig) -> dict[str, float]:
+    from folding.common.stereochemistry import COS_ANGLE_CA_C_N, PEPTIDE_BOND_C_N
+
+    return {
+        "violation_tolerance_factor": config.violation_tolerance_factor,
+        "clash_overlap_tolerance": config.clash_overlap_tolerance,
+        "ca_c_n_cos_stddev": (PEPTIDE_BOND_C_N.stddev if config.legacy_ca_c_n_stddev
+                              else COS_ANGLE_CA_C_N.stddev),
+    }
+
+
 @dataclasses.dataclass(frozen=True)
 class _Pass:
     """One minimisation pass and what it left."""
@@ -225,14 +246,14 @@ def _run_passes(protein: Protein, config: RelaxConfig) -> tuple[list[_Pass], _Pa
     excluded: set[int] = set()
     current = protein
     for number in range(config.max_passes):
-        escalate = number > 0 and bool(config.ramp)
-        cleaned = cleanup.clean_structure(protein if escalate else current)
+        ramped = bool(config.ramp) and number >= 2
+        cleaned = cleanup.clean_structure(protein if ramped else current)
         rows = _topology_rows(cleaned.topology, protein)
         topology_index = {row: i for i, row in enumerate(rows)}
-        lifted = sorted(excluded) if (not config.ramp or number >= 2) else []
+        lifted = [] if ramped and number == 2 else sorted(excluded)
         minimization = amber.minimize(
             cleaned, config.amber, [topology_index[r] for r in lifted if r in topology_index],
-            ramp=config.ramp if escalate else ())
+            ramp=config.ramp if ramped else ())
         current = protein_from_topology(cleaned.topology, minimization.positions, protein)
         after = find_violations(current, config.violations)
         passes.append(_Pass(cleaned, minimization, current, after, tuple(lifted)))
@@ -251,19 +272,20 @@ def relax(protein: Protein, config: RelaxConfig | None = None) -> RelaxResult:
     config = config or RelaxConfig()
     start = time.perf_counter()
     before = find_violations(protein, config.violations)
+    criteria = _criteria(config.violations)
     try:
         passes, best = _run_passes(protein, config)
     except Exception as error:  # any failure keeps the unrelaxed model
         log.debug("relax failed", exc_info=True)
         return _not_relaxed(protein, before, f"relax failed: {type(error).__name__}: {error}",
-                            start)
+                            start, criteria=criteria)
     minimization, after = best.minimization, best.violations
     extra: dict[str, Any] = {
         "passes": len(passes), "iterations": tuple(p.minimization.iterations for p in passes),
         "excluded_residues": best.lifted, "platform": minimization.platform,
         "initial_energy": minimization.initial_energy,
         "final_energy": minimization.final_energy,
-        "alterations": passes[0].cleaned.alterations.as_dict(),
+        "alterations": passes[0].cleaned.alterations.as_dict(), "criteria": criteria,
     }
     if not passes[-1].minimization.converged:
         return _not_relaxed(
