@@ -5,11 +5,13 @@
                   [--record OUT.json]
 
 Prints one JSON line on stdout with at least ``violations_before``,
-``violations_after`` (residues violating AlphaFold's criteria), ``heavy_atom_rmsd``
-(A), ``seconds``, ``relaxed``, ``converged`` and ``reason``. OUT.pdb is written
-atomically; when the relax fails or does not converge it is a copy of the unrelaxed
-input and the JSON says why (exit status 0: the output exists and is honest). An
-unreadable input is an error (exit status 2, nothing written).
+``violations_after`` (residues violating AlphaFold's criteria as published, the
+stricter of its two versions; ``violation_criteria`` names them), ``heavy_atom_rmsd``
+(A, input vs output heavy atoms, no fitting), ``seconds``, ``relaxed``, ``converged``
+and ``reason``, plus passes, iterations, energies, platform and clean-up alterations.
+OUT.pdb is written atomically; when the relax fails or does not converge it is a copy
+of the unrelaxed input and the JSON says why (exit status 0: the output exists and is
+honest). An unreadable input is an error (exit status 2, nothing written).
 """
 
 from __future__ import annotations
