@@ -315,6 +315,21 @@ def test_templates_are_the_first_ones_padded_to_four():
     assert not none["template_mask"].any() and none["template_aatype"].shape == (1, 4, 30)
 
 
+def test_empty_one_dimensional_templates_read_as_none():
+    """AlphaFold's features.pkl with no template hits holds (0,)-shaped template arrays."""
+    raw = synthetic_raw(num_templates=0)
+    raw.update(
+        template_aatype=np.zeros((0,), np.float32),
+        template_all_atom_masks=np.zeros((0,), np.float32),
+        template_all_atom_positions=np.zeros((0,), np.float32),
+        template_domain_names=np.zeros((0,), object),
+        template_sequence=np.zeros((0,), object),
+        template_sum_probs=np.zeros((0,), np.float32),
+    )
+    out = process_features(raw, SMALL, seed=0, num_recycle=0)
+    assert out["template_aatype"].shape == (1, 4, 30) and not out["template_mask"].any()
+
+
 def test_single_sequence_msa():
     raw = synthetic_raw(num_seq=1)
     out = process_features(raw, processing_config_for("model_1"), seed=0, num_recycle=1,

@@ -166,6 +166,16 @@ def _templates(
         missing = sorted(set(_TEMPLATE_KEYS) - set(present))
         raise InputError(f"{name} have some template features but lack {', '.join(missing)}")
     onehot = np.asarray(raw["template_aatype"])
+    if onehot.size == 0:
+        # No hits: AlphaFold's own features.pkl (and ours) then hold empty 1-D template
+        # arrays; the reference reads that as zero templates (later padded, mask 0).
+        return (
+            np.zeros((0, num_res), np.int32),
+            np.zeros((0, num_res, NUM_ATOM37), np.float32),
+            np.zeros((0, num_res, NUM_ATOM37, 3), np.float32),
+            np.zeros((0, 1), np.float32),
+            True,
+        )
     num_templates = onehot.shape[0]
     masks = np.asarray(raw["template_all_atom_masks"], dtype=np.float32)
     positions = np.asarray(raw["template_all_atom_positions"], dtype=np.float32)
