@@ -96,8 +96,9 @@ def random_params(model_name: str, processed: Mapping[str, np.ndarray], seed: in
     array is constant.
     """
     cfg = reference_config(model_name)
-    init = jax.jit(_forward(cfg).init)
-    shapes = init(jax.random.PRNGKey(seed), first_recycle(processed))
+    # Only the shapes of the reference's init are used: trace it, never compile it.
+    shapes = jax.eval_shape(_forward(cfg).init, jax.random.PRNGKey(seed),
+                            first_recycle(processed))
     return randomize(shapes, seed, scale)
 
 

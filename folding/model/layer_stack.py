@@ -40,10 +40,12 @@ class LayerStack(hk.Module):
             return value.ndim - len(context.original_shape) - 1
 
         if hk.running_init():
+            # One draw of the whole stack: Haiku's initial values are only used to
+            # discover shapes (real values come from parameter files or
+            # folding.model.params.random_params), so a per-block draw is not worth its
+            # 48-fold tracing cost.
             def creator(next_creator, shape, dtype, init, context):
-                def stacked_init(full_shape, dtype):
-                    return jnp.stack([init(full_shape[1:], dtype) for _ in range(count)])
-                return next_creator((count, *shape), dtype, stacked_init)
+                return next_creator((count, *shape), dtype, init)
 
             def first(next_getter, value, context):
                 return next_getter(jax.lax.index_in_dim(

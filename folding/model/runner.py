@@ -10,6 +10,7 @@ MSA sampling of each pass is already in the processed features.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -21,9 +22,10 @@ import numpy as np
 
 from folding.common.atoms import ATOM37_INDEX
 from folding.errors import InputError
-from folding.model.alphafold import IterationOutput, forward
+from folding.model.alphafold import IterationOutput, NetworkConfig, forward
 from folding.model.config import ModelConfig
 from folding.model.features import ProcessedFeatures, RecycledState
+from folding.model.global_config import GlobalConfig
 from folding.model.params import Params
 
 log = logging.getLogger(__name__)
@@ -100,6 +102,16 @@ class Prediction:
         return arrays
 
 
+@functools.lru_cache(maxsize=8)
+def compiled_iteration(network: NetworkConfig, global_config: GlobalConfig) -> Callable:
+    """The jitted ``apply(params, key, inputs, prev)`` of one iteration.
+
+    Shared by every runner of the same network (the five models of a target with the
+    same settings, repeated runs in one process): XLA compiles once per input shape.
+    """
+    return jax.jit(forward(network, global_config).apply)
+
+
 class ModelRunner:
     """One model with its parameters, compiled once per input shape."""
 
@@ -107,8 +119,7 @@ class ModelRunner:
         self.config = config
         self.params_id = params_id
         self.params = jax.device_put(params)
-        transformed = forward(config.network, config.global_config)
-        self._apply = jax.jit(transformed.apply)
+        self._apply = compiled_iteration(config.network, config.global_config)
 
     def iteration(self, features: ProcessedFeatures, r: int, prev: RecycledState,
                   key: jax.Array | None) -> IterationOutput:

@@ -1,0 +1,282 @@
+"""Each trunk module against the reference's own module: parameter names and numbers.
+
+Every Evoformer sub-layer, the Evoformer and extra-MSA blocks and their stacks, the
+template embedding, and the whole trunk (embeddings, recycling, relative positions,
+templates with torsion rows, extra MSA, Evoformer) with two blocks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import haiku as hk
+import jax
+import numpy as np
+import pytest
+from model_cases import WEIGHT_SCALE, max_diff, synthetic_raw
+
+from folding.model import (
+    evoformer,
+    msa_attention,
+    outer_product_mean,
+    template,
+    transition,
+    triangle,
+    trunk,
+)
+from folding.model.features import ProcessedFeatures, RecycledState, validate_processed
+from folding.model.global_config import GlobalConfig
+
+oracle = pytest.importorskip("oracle")
+af = pytest.importorskip("alphafold.model.modules")
+layer_stack_ref = pytest.importorskip("alphafold.model.layer_stack")
+prng_ref = pytest.importorskip("alphafold.model.prng")
+
+pytestmark = pytest.mark.reference
+
+REF = oracle.reference_config("model_1_ptm").model
+GC = REF.global_config
+EVO = REF.embeddings_and_evoformer.evoformer
+TEMPLATE = REF.embeddings_and_evoformer.template
+OURS = evoformer.EvoformerBlockConfig()
+G = GlobalConfig()
+
+
+def _tree(params):
+    return {module: {name: tuple(v.shape) for name, v in leaves.items()}
+            for module, leaves in params.items()}
+
+
+def _compare(reference_fn, our_fn, *args, tolerance=2e-5, seed=1):
+    """Same random parameters through both; relative max difference must be small."""
+    ref = hk.transform(reference_fn)
+    ours = hk.transform(our_fn)
+    key = jax.random.PRNGKey(0)
+    ref_params = jax.eval_shape(ref.init, key, *args)
+    assert _tree(ref_params) == _tree(jax.eval_shape(ours.init, key, *args))
+    params = oracle.randomize(ref_params, seed, WEIGHT_SCALE)
+    expected = jax.jit(ref.apply)(params, key, *args)
+    got = jax.jit(ours.apply)(params, None, *args)
+    for e, g in zip(jax.tree_util.tree_leaves(expected), jax.tree_util.tree_leaves(got),
+                    strict=True):
+        scale = float(np.abs(np.asarray(e)).max())
+        assert scale > 1e-3
+        diff = max_diff(e, g)
+        print(f"max |diff| {diff:.2e} of max |value| {scale:.2f}")
+        assert diff <= tolerance * scale
+
+
+def _inputs(num_seq=9, num_res=14, msa_channel=256, seed=0):
+    rng = np.random.default_rng(seed)
+    msa = rng.normal(size=(num_seq, num_res, msa_channel)).astype(np.float32)
+    pair = rng.normal(size=(num_res, num_res, 128)).astype(np.float32)
+    msa_mask = np.ones((num_seq, num_res), np.float32)
+    msa_mask[-2:] = 0  # padded rows
+    msa_mask[:, -1] = 0  # a padded residue
+    pair_mask = np.ones((num_res, num_res), np.float32)
+    pair_mask[-1, :] = pair_mask[:, -1] = 0
+    return msa, pair, msa_mask, pair_mask
+
+
+MSA, PAIR, MSA_MASK, PAIR_MASK = _inputs()
+SUBLAYERS = {
+    "msa_row_attention_with_pair_bias": (
+        lambda m, p: af.MSARowAttentionWithPairBias(
+            EVO.msa_row_attention_with_pair_bias, GC, name="x")(m, MSA_MASK, p, False),
+        lambda m, p: msa_attention.MSARowAttentionWithPairBias(
+            OURS.msa_row_attention_with_pair_bias, G, name="x")(m, MSA_MASK, p)),
+    "msa_column_attention": (
+        lambda m, p: af.MSAColumnAttention(EVO.msa_column_attention, GC, name="x")(
+            m, MSA_MASK, False),
+        lambda m, p: msa_attention.MSAColumnAttention(OURS.msa_column_attention, G, name="x")(
+            m, MSA_MASK)),
+    "msa_column_global_attention": (
+        lambda m, p: af.MSAColumnGlobalAttention(EVO.msa_column_attention, GC, name="x")(
+            m[..., :64], MSA_MASK, False),
+        lambda m, p: msa_attention.MSAColumnGlobalAttention(
+            OURS.msa_column_attention, G, name="x")(m[..., :64], MSA_MASK)),
+    "msa_transition": (
+        lambda m, p: af.Transition(EVO.msa_transition, GC, name="x")(m, MSA_MASK, False),
+        lambda m, p: transition.Transition(OURS.msa_transition, G, name="x")(m)),
+    "outer_product_mean": (
+        lambda m, p: af.OuterProductMean(EVO.outer_product_mean, GC, 128, name="x")(
+            m, MSA_MASK, False),
+        lambda m, p: outer_product_mean.OuterProductMean(OURS.outer_product_mean, G, 128,
+                                                         name="x")(m, MSA_MASK)),
+    "triangle_multiplication_outgoing": (
+        lambda m, p: af.TriangleMultiplication(
+            EVO.triangle_multiplication_outgoing, GC, name="x")(p, PAIR_MASK, False),
+        lambda m, p: triangle.TriangleMultiplication(
+            OURS.triangle_multiplication_outgoing, G, name="x")(p, PAIR_MASK)),
+    "triangle_multiplication_incoming": (
+        lambda m, p: af.TriangleMultiplication(
+            EVO.triangle_multiplication_incoming, GC, name="x")(p, PAIR_MASK, False),
+        lambda m, p: triangle.TriangleMultiplication(
+            OURS.triangle_multiplication_incoming, G, name="x")(p, PAIR_MASK)),
+    "triangle_attention_starting_node": (
+        lambda m, p: af.TriangleAttention(
+            EVO.triangle_attention_starting_node, GC, name="x")(p, PAIR_MASK, False),
+        lambda m, p: triangle.TriangleAttention(
+            OURS.triangle_attention_starting_node, G, False, name="x")(p, PAIR_MASK)),
+    "triangle_attention_ending_node": (
+        lambda m, p: af.TriangleAttention(
+            EVO.triangle_attention_ending_node, GC, name="x")(p, PAIR_MASK, False),
+        lambda m, p: triangle.TriangleAttention(
+            OURS.triangle_attention_ending_node, G, True, name="x")(p, PAIR_MASK)),
+    "pair_transition": (
+        lambda m, p: af.Transition(EVO.pair_transition, GC, name="x")(p, PAIR_MASK, False),
+        lambda m, p: transition.Transition(OURS.pair_transition, G, name="x")(p)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBLAYERS))
+def test_evoformer_sublayer(name):
+    reference_fn, our_fn = SUBLAYERS[name]
+    _compare(reference_fn, our_fn, MSA, PAIR)
+
+
+def test_outer_product_mean_deep_msa_path():
+    """At 32 rows or more the outer product is formed before the output projection."""
+    msa, _, mask, _ = _inputs(num_seq=40, msa_channel=256, seed=2)
+    _compare(lambda m: af.OuterProductMean(EVO.outer_product_mean, GC, 128, name="x")(
+                 m, mask, False),
+             lambda m: outer_product_mean.OuterProductMean(OURS.outer_product_mean, G, 128,
+                                                           name="x")(m, mask), msa)
+
+
+def test_chunked_equals_unchunked():
+    """A tiny chunk budget (many chunks plus a remainder) changes no number."""
+    small = GlobalConfig(chunk_bytes=50_000)
+    for name in ("msa_row_attention_with_pair_bias", "triangle_attention_ending_node",
+                 "outer_product_mean"):
+        modules = {
+            "msa_row_attention_with_pair_bias": lambda g: lambda m, p: (
+                msa_attention.MSARowAttentionWithPairBias(
+                    OURS.msa_row_attention_with_pair_bias, g, name="x")(m, MSA_MASK, p)),
+            "triangle_attention_ending_node": lambda g: lambda m, p: triangle.TriangleAttention(
+                OURS.triangle_attention_ending_node, g, True, name="x")(p, PAIR_MASK),
+            "outer_product_mean": lambda g: lambda m, p: outer_product_mean.OuterProductMean(
+                OURS.outer_product_mean, g, 128, name="x")(m, MSA_MASK),
+        }
+        whole, chunked = hk.transform(modules[name](G)), hk.transform(modules[name](small))
+        params = oracle.randomize(whole.init(jax.random.PRNGKey(0), MSA, PAIR), 3, WEIGHT_SCALE)
+        a = jax.jit(whole.apply)(params, None, MSA, PAIR)
+        b = jax.jit(chunked.apply)(params, None, MSA, PAIR)
+        assert max_diff(a, b) <= 1e-5 * float(np.abs(np.asarray(a)).max()), name
+
+
+@pytest.mark.parametrize("is_extra_msa", [False, True])
+def test_evoformer_stack(is_extra_msa):
+    """Three blocks with stacked parameters (the official ``layer_stack`` layout)."""
+    name = "extra_msa_stack" if is_extra_msa else "evoformer_iteration"
+    msa = MSA[..., :64] if is_extra_msa else MSA
+
+    def reference(m, p):
+        block = af.EvoformerIteration(EVO, GC, is_extra_msa, name=name)
+
+        def step(x):
+            act, key = x
+            key, sub = key.split()
+            return block(act, {"msa": MSA_MASK, "pair": PAIR_MASK}, False, sub), key
+
+        out, _ = layer_stack_ref.layer_stack(3)(step)(
+            ({"msa": m, "pair": p}, prng_ref.SafeKey(hk.next_rng_key())))
+        return out["msa"], out["pair"]
+
+    def ours(m, p):
+        block = evoformer.EvoformerIteration(OURS, G, is_extra_msa, name=name)
+        return evoformer.run_stack(block, 3, m, p, MSA_MASK, PAIR_MASK, None)
+
+    _compare(reference, ours, msa, PAIR)
+
+
+def _template_batch(num_res, num_templates=3, seed=0):
+    rng = np.random.default_rng(seed)
+    positions = rng.normal(scale=8.0, size=(num_templates, num_res, 37, 3)).astype(np.float32)
+    masks = (rng.random((num_templates, num_res, 37)) > 0.2).astype(np.float32)
+    aatype = rng.integers(0, 21, (num_templates, num_res)).astype(np.int32)
+    beta_mask = (rng.random((num_templates, num_res)) > 0.1).astype(np.float32)
+    return {
+        "template_aatype": aatype,
+        "template_all_atom_positions": positions,
+        "template_all_atom_masks": masks,
+        "template_mask": np.array([1.0, 1.0, 0.0], np.float32)[:num_templates],
+        "template_pseudo_beta": positions[:, :, 3],
+        "template_pseudo_beta_mask": beta_mask,
+    }
+
+
+def test_template_embedding():
+    """Suppl. Alg. 2 lines 9-13: pair features, pair stack, point-wise attention."""
+    batch = _template_batch(PAIR.shape[0])
+    config = template.TemplateConfig(enabled=True)
+    _compare(lambda p: af.TemplateEmbedding(TEMPLATE, GC)(p, batch, PAIR_MASK, False),
+             lambda p: template.TemplateEmbedding(config, G)(p, batch, PAIR_MASK), PAIR)
+
+
+def test_trunk_two_blocks():
+    """Embeddings, recycling inputs, relpos, templates and their torsion rows, extra MSA
+    stack and two Evoformer blocks, from the reference's processed features (model 1;
+    the trunk without templates is covered by the whole-model parity of model 5)."""
+    model_name = "model_1_ptm"
+    reference_config = oracle.reference_config(model_name).model
+    reference_config.embeddings_and_evoformer.evoformer_num_block = 2
+    with_templates = model_name.startswith(("model_1", "model_2"))
+    config = trunk.TrunkConfig(
+        template=template.TemplateConfig(enabled=with_templates,
+                                         embed_torsion_angles=with_templates),
+        evoformer_num_block=2)
+    raw = synthetic_raw(18, 30, seed=4)
+    if with_templates:
+        batch = _template_batch(18, 1, seed=5)
+        raw.update({
+            "template_aatype": np.eye(22, dtype=np.float32)[batch["template_aatype"]],
+            "template_all_atom_masks": batch["template_all_atom_masks"],
+            "template_all_atom_positions": batch["template_all_atom_positions"],
+            "template_sum_probs": np.ones((1, 1), np.float32),
+            "template_domain_names": np.array([b"t"]),
+        })
+    processed = oracle.process_features(model_name, raw, max_msa_clusters=12, max_extra_msa=24)
+    features = ProcessedFeatures(validate_processed(processed, with_templates), with_templates)
+    inputs = features.trimmed().inputs(0)
+    batch = {k: v[0] for k, v in processed.items()}
+    rng = np.random.default_rng(6)
+    prev = {"prev_pos": rng.normal(scale=8.0, size=(18, 37, 3)).astype(np.float32),
+            "prev_msa_first_row": rng.normal(size=(18, 256)).astype(np.float32),
+            "prev_pair": rng.normal(size=(18, 18, 128)).astype(np.float32)}
+
+    def reference(b):
+        out = af.EmbeddingsAndEvoformer(reference_config.embeddings_and_evoformer,
+                                        reference_config.global_config)({**b, **prev}, False)
+        return out["single"], out["pair"], out["msa_first_row"]
+
+    def ours(_):
+        out = trunk.EmbeddingsAndEvoformer(config, G)(inputs, RecycledState(**prev))
+        return out.single, out.pair, out.msa_first_row
+
+    _compare(reference, ours, batch)
+
+
+def test_trunk_config_defaults_match_reference():
+    """The paper defaults beside our modules equal the reference's config values."""
+    e = REF.embeddings_and_evoformer
+    ours = trunk.TrunkConfig()
+    assert ours.evoformer_num_block == e.evoformer_num_block == 48
+    assert ours.extra_msa.num_block == e.extra_msa_stack_num_block
+    assert ours.extra_msa.channel == e.extra_msa_channel
+    emb = ours.embeddings
+    assert (emb.msa_channel, emb.pair_channel, emb.seq_channel) == (
+        e.msa_channel, e.pair_channel, e.seq_channel)
+    assert emb.max_relative_feature == e.max_relative_feature
+    assert (emb.prev_pos_min_bin, emb.prev_pos_max_bin, emb.prev_pos_num_bins) == (
+        e.prev_pos.min_bin, e.prev_pos.max_bin, e.prev_pos.num_bins)
+    for field in dataclasses.fields(OURS):
+        ours_cfg, ref_cfg = getattr(OURS, field.name), e.evoformer[field.name]
+        assert ours_cfg.dropout_rate == ref_cfg.dropout_rate, field.name
+        if hasattr(ours_cfg, "num_head"):
+            assert ours_cfg.num_head == ref_cfg.num_head, field.name
+    t = template.TemplateConfig()
+    assert (t.dgram_min_bin, t.dgram_max_bin, t.dgram_num_bins) == (
+        e.template.dgram_features.min_bin, e.template.dgram_features.max_bin,
+        e.template.dgram_features.num_bins)
+    assert t.template_pair_stack.num_block == e.template.template_pair_stack.num_block
