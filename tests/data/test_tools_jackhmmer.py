@@ -9,6 +9,7 @@ import pytest
 
 from folding.data.parsers import parse_stockholm, stockholm_rows
 from folding.data.tools import jackhmmer as jh
+from folding.data.tools import sequence_db
 from folding.errors import InputError, MissingResourceError
 
 NEEDS_BINARY = pytest.mark.skipif(shutil.which("jackhmmer") is None,
@@ -67,16 +68,15 @@ def test_luxc_iterations_match_hmmers_own(shared_data, luxc_query, tmp_path):
     assert _names(tmp_path / "final.sto") == _names(tmp_path / "chk-3.sto")
 
 
-def test_threads_and_chunks_do_not_change_the_result(shared_data, monkeypatch, tmp_path):
-    """One thread in one chunk == two threads over many chunks, re-read each iteration."""
+def test_threads_and_ranges_do_not_change_the_result(shared_data, monkeypatch, tmp_path):
+    """One thread on the whole file == two threads over many byte ranges, each iteration."""
     query = tmp_path / "q.fasta"
     lines = (shared_data / "sequences/hemopexin.faa").read_text().split(">")[1]
     query.write_text(">" + lines)
     db = shared_data / "sequences/hemopexin.faa"
     settings = jh.JackhmmerSettings(iterations=2)
     jh.run_jackhmmer(query, db, tmp_path / "one.sto", settings, threads=1)
-    monkeypatch.setattr(jh, "CHUNK_RESIDUES", 20_000)
-    monkeypatch.setattr(jh, "CACHE_RESIDUES", 50_000)
+    monkeypatch.setattr(sequence_db, "MAX_RANGE_BYTES", 10_000)  # about 30 ranges
     report = jh.run_jackhmmer(query, db, tmp_path / "two.sto", settings, threads=2)
     assert report.database_sequences == 4188
     assert report.iterations[-1].included > 100

@@ -6,28 +6,26 @@ the Stockholm alignment it writes with ``-A``. This module does the same search 
 pyhmmer, the same HMMER code called in process, so no binary is needed and the alignment
 is the same (the query first, then every included domain, all consensus columns).
 
-pyhmmer parallelises across queries; a target has one query, so here the database is
-read in chunks, each chunk is cut into shards, shards are searched by a pool of threads
-(each with its own pipeline; pyhmmer releases the GIL while it searches) and the shards'
-hits are merged with E-values computed for the whole database, as HMMER's own worker
+pyhmmer parallelises across queries; a target has one query, so here the database file is
+cut into byte ranges searched by a pool of threads (:mod:`folding.data.tools.sequence_db`)
+and their hits are merged with E-values for the whole database, as HMMER's own worker
 threads do. Iterations after the first build the next model from the previous alignment,
-as jackhmmer does (pyhmmer's :class:`~pyhmmer.plan7.IterativeSearch`). The database is
-read again on each iteration unless it is small enough to keep in memory.
+as jackhmmer does (pyhmmer's :class:`~pyhmmer.plan7.IterativeSearch`); each iteration
+streams the database again, as the binary does, so memory stays small on any database.
 """
 
 from __future__ import annotations
 
-import collections
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from folding.errors import InputError, MissingResourceError, ToolError
+from folding.data.tools.sequence_db import FastaDatabase, search_ranges
+from folding.errors import InputError, ToolError
 
 logger = logging.getLogger(__name__)
 
@@ -89,14 +87,6 @@ class JackhmmerReport:
         return 1 + self.iterations[-1].included if self.iterations else 1
 
 
-#: Chunks of this many residues are read at a time (about 40 MB of memory each).
-CHUNK_RESIDUES = 1 << 25
-#: Databases up to this many residues stay in memory between iterations.
-CACHE_RESIDUES = 1 << 28
-#: Shards per thread in a chunk, so that uneven shards still keep every thread busy.
-SHARDS_PER_THREAD = 4
-
-
 def pyhmmer_version() -> str:
     import pyhmmer
 
@@ -126,65 +116,11 @@ def read_query(path: str | os.PathLike[str]):  # -> pyhmmer.easel.DigitalSequenc
     return sequences[0]
 
 
-class _ShardedDatabase:
-    """A FASTA database read in chunks, kept in memory when small."""
-
-    def __init__(self, path: Path) -> None:
-        from pyhmmer import easel
-
-        if not path.is_file():
-            raise MissingResourceError(
-                f"sequence database {path} not found; build or download it (folding databases)"
-            )
-        self.path = path
-        self.alphabet = easel.Alphabet.amino()
-        self.cached: list | None = None
-        self.num_sequences = 0
-
-    def chunks(self) -> Iterator:
-        if self.cached is not None:
-            yield from self.cached
-            return
-        from pyhmmer import easel
-
-        kept: list | None = []
-        residues = count = 0
-        try:
-            with easel.SequenceFile(self.path, format="fasta", digital=True,
-                                    alphabet=self.alphabet) as handle:
-                while True:
-                    block = handle.read_block(residues=CHUNK_RESIDUES)
-                    if len(block) == 0:
-                        break
-                    count += len(block)
-                    residues += sum(len(seq) for seq in block)
-                    if kept is not None:
-                        kept.append(block)
-                        if residues > CACHE_RESIDUES:
-                            kept = None
-                    yield block
-        except (ValueError, OSError, EOFError) as error:
-            raise InputError(
-                f"sequence database {self.path} is not a readable protein FASTA file ({error}); "
-                "rebuild it"
-            ) from error
-        if count == 0:
-            raise MissingResourceError(f"sequence database {self.path} is empty; rebuild it")
-        self.num_sequences = count
-        self.cached = kept
-
-
-def _shards(block, threads: int) -> list:
-    pieces = max(1, min(len(block), threads * SHARDS_PER_THREAD if threads > 1 else 1))
-    size = len(block)
-    return [block[i * size // pieces : (i + 1) * size // pieces] for i in range(pieces)]
-
-
 def _make_search_class():
-    """The :class:`pyhmmer.plan7.IterativeSearch` subclass whose searches are sharded."""
+    """The :class:`pyhmmer.plan7.IterativeSearch` whose searches run over database ranges."""
     from pyhmmer import easel, plan7
 
-    class ShardedIterativeSearch(plan7.IterativeSearch):
+    class RangedIterativeSearch(plan7.IterativeSearch):
         def __init__(self, pipeline, builder, query, database, threads, options):
             empty = easel.DigitalSequenceBlock(database.alphabet)
             super().__init__(pipeline, builder, query, empty)
@@ -193,43 +129,29 @@ def _make_search_class():
             self.options = options
             self.local = threading.local()
             self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+            self.searched_sequences = 0
 
-        def _pipeline(self):
+        def _search_file(self, sequence_file):
             pipeline = getattr(self.local, "pipeline", None)
             if pipeline is None:
                 pipeline = self.local.pipeline = plan7.Pipeline(self.database.alphabet,
                                                                 **self.options)
-            return pipeline
-
-        def _search_shard(self, hmm, shard):
-            pipeline = self._pipeline()
             try:
-                return pipeline.search_hmm(hmm, shard)
+                return pipeline.search_hmm(self.hmm, sequence_file)
             finally:
                 pipeline.clear()
 
         def _search_hmm(self, hmm):
-            results = []
-            if self.pool is None:
-                for block in self.database.chunks():
-                    results.append(self._search_shard(hmm, block))
-            else:
-                # keep at most two chunks in flight: read the next while this one is searched
-                pending: collections.deque[list[Future]] = collections.deque()
-                for block in self.database.chunks():
-                    pending.append([self.pool.submit(self._search_shard, hmm, shard)
-                                    for shard in _shards(block, self.threads)])
-                    while len(pending) > 1:
-                        results.extend(f.result() for f in pending.popleft())
-                while pending:
-                    results.extend(f.result() for f in pending.popleft())
-            return results[0].merge(*results[1:])
+            self.hmm = hmm
+            hits = search_ranges(self.database, self._search_file, self.threads, self.pool)
+            self.searched_sequences = hits.searched_sequences
+            return hits
 
         def close(self):
             if self.pool is not None:
                 self.pool.shutdown()
 
-    return ShardedIterativeSearch
+    return RangedIterativeSearch
 
 
 def run_jackhmmer(
@@ -255,7 +177,7 @@ def run_jackhmmer(
         raise InputError(f"jackhmmer needs at least one iteration, not {settings.iterations}")
     start = time.perf_counter()
     query = read_query(query_fasta)
-    db = _ShardedDatabase(Path(database))
+    db = FastaDatabase(database)
     options = dict(
         E=settings.e_value, incE=settings.e_value, domE=settings.domain_e_value,
         incdomE=settings.inclusion_domain_e_value, F1=settings.filter_f1,
@@ -294,8 +216,9 @@ def run_jackhmmer(
     assert result is not None
     _write_msa(result.msa, Path(output_sto))
     return JackhmmerReport(
-        output=Path(output_sto), database=Path(database), database_sequences=db.num_sequences,
-        threads=threads, settings=settings, iterations=tuple(iterations),
+        output=Path(output_sto), database=Path(database),
+        database_sequences=int(search.searched_sequences), threads=threads, settings=settings,
+        iterations=tuple(iterations),
         seconds=time.perf_counter() - start, version=pyhmmer_version(),
     )
 
