@@ -26,6 +26,9 @@ PRESET_MODELS: dict[str, tuple[str, ...]] = {
     "demo": ("model_1_ptm",),
 }
 PRESET_NUM_RECYCLE = {"full_dbs": 3, "reduced_dbs": 3, "demo": 1}
+#: L-BFGS iterations per relax pass (0: no limit, as AlphaFold). The demo caps them: an
+#: untrained model never converges and would otherwise grind for minutes.
+PRESET_RELAX_MAX_ITERATIONS = {"full_dbs": 0, "reduced_dbs": 0, "demo": 1000}
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
@@ -43,6 +46,7 @@ class WorkflowSettings:
     models: tuple[str, ...]
     num_recycle: int
     relax: str
+    relax_max_iterations: int
     max_template_date: str
     msa_mode: str
     use_templates: bool
@@ -134,6 +138,11 @@ def resolve(config: Mapping[str, Any]) -> WorkflowSettings:
         models=models,
         num_recycle=num_recycle,
         relax=str(config["relax"]),
+        relax_max_iterations=(
+            PRESET_RELAX_MAX_ITERATIONS[preset]
+            if int(config.get("relax_max_iterations", -1)) < 0
+            else int(config["relax_max_iterations"])
+        ),
         max_template_date=str(config["max_template_date"]),
         msa_mode=str(config["msa_mode"]),
         use_templates=bool(config["use_templates"]),

@@ -37,16 +37,19 @@ rule relax:
         f"{OUT}/{{target}}/logs/relax_{{model}}.benchmark.tsv"
     conda:
         "../envs/folding.yaml"
-    threads: 1
+    threads: 2
     resources:
         **CPU_JOB,
         **RELAX_SIZE,
     params:
+        max_iterations=SETTINGS.relax_max_iterations,
         unrelaxed=lambda wc: f"{OUT}/{wc.target}/unrelaxed_{wc.model}.pdb",
         relaxed=lambda wc: f"{OUT}/{wc.target}/relaxed_{wc.model}.pdb",
         record=lambda wc: f"{OUT}/{wc.target}/relax_{wc.model}.json",
     shell:
         "folding workflow stage --stage relax_{wildcards.model} --log {log} "
-        "--record {output} --tool openmm --tool pdbfixer --details {params.record} -- "
+        "--record {output} --tool openmm --tool pdbfixer --details {params.record} "
+        "--setting max_iterations={params.max_iterations} -- "
         "folding relax --input {params.unrelaxed} --output {params.relaxed} "
-        "--record {params.record} --threads {threads}"
+        "--record {params.record} --threads {threads} "
+        "--max-iterations {params.max_iterations}"
