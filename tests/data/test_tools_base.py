@@ -55,9 +55,8 @@ def test_find_binary():
     with pytest.raises(MissingResourceError) as error:
         find_binary("no-such-tool-xyz")
     assert str(error.value) == ("no-such-tool-xyz not found on PATH; install it "
-                                "(apt-get install no-such-tool-xyz) or give its path with "
-                                "--no-such-tool-xyz-binary")
-
+                                "(apt-get install no-such-tool-xyz) or add the folder that "
+                                "holds it to PATH")
 
 
 def test_find_binary_names_the_debian_package(monkeypatch):

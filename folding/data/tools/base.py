@@ -69,8 +69,8 @@ class ToolRun:
 def find_binary(name: str, path: str | os.PathLike[str] | None = None) -> str:
     """The executable for ``name``: ``path`` when given, else the one on PATH.
 
-    Raises :class:`MissingResourceError` naming the program, the Debian package and the
-    option to point at it when it cannot be found.
+    Raises :class:`MissingResourceError` naming the program and the Debian package that
+    provides it when it cannot be found.
     """
     if path is not None:
         candidate = Path(path)
@@ -87,7 +87,7 @@ def find_binary(name: str, path: str | os.PathLike[str] | None = None) -> str:
         package = DEBIAN_PACKAGES.get(name, name)
         raise MissingResourceError(
             f"{name} not found on PATH; install it (apt-get install {package}) "
-            f"or give its path with --{name}-binary"
+            "or add the folder that holds it to PATH"
         )
     return found
 
