@@ -126,3 +126,17 @@ def test_lint_and_snakefmt_are_clean(run_workflow, inputs, tmp_path, demo_db, ve
     fmt = subprocess.run([str(venv_bin / "snakefmt"), "--check", *files], cwd=root,
                          capture_output=True, text=True, check=False)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_parameter_files_in_params_dir_replace_untrained_parameters(
+    run_workflow, inputs, tmp_path, demo_db
+):
+    params_dir = tmp_path / "params"
+    params_dir.mkdir()
+    (params_dir / "params_model_1_ptm.npz").write_bytes(b"placeholder: only its presence counts")
+    run = run_workflow("-n", "-p", config=_demo_config(inputs, tmp_path, demo_db,
+                                                       params_dir=params_dir))
+    assert run.returncode == 0, run.output
+    assert "UNTRAINED" not in run.stderr
+    assert f"folding model run --params {params_dir}/params_model_1_ptm.npz" in run.stdout
+    assert "--untrained-params" not in run.stdout
