@@ -325,7 +325,9 @@ def read_targets(
             seen[key] = f"record {record.number} of {path}"
             target = Target(name, chains, record.header.strip(), source,
                             tuple(name_warnings + warnings))
-            for warning in target.warnings:
+            for note in name_warnings:  # common (UniProt 'sp|...|...' names): not a warning
+                logger.info("target %s: %s", name, note)
+            for warning in warnings:
                 logger.warning("target %s: %s", name, warning)
             targets.append(target)
     if rejected and not skip_invalid:
