@@ -1,4 +1,4 @@
-"""jackhmmer in process (pyhmmer), multithreaded over database shards.
+"""jackhmmer in process (pyhmmer), multithreaded over byte ranges of the database.
 
 AlphaFold runs HMMER's ``jackhmmer`` binary on UniRef90, MGnify and small BFD with
 ``-N 1 -E 1e-4 --incE 1e-4 --F1 5e-4 --F2 5e-5 --F3 5e-7`` (supplement 1.2.2) and keeps
