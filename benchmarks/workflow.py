@@ -7,10 +7,12 @@
         Snakemake's benchmark files).
 
     .venv/bin/python benchmarks/workflow.py overhead [--targets 50] [--cores 1]
+        [--through features|report]
         50 small real proteins from shared/data/sequences/uniprot_500.fasta. Their MSAs
         are searched once (demo databases), copied into a precomputed-MSA folder, then the
         workflow runs from those MSAs (msa_mode=precomputed, untrained model_1_ptm,
-        num_recycle 0, relax none) and the overhead is the wall time minus the sum of the
+        num_recycle 0, relax best; --through features stops after the CPU stages) and the
+        overhead is the wall time minus the sum of the
         job times Snakemake measured (with --cores 1 jobs run one at a time, so the
         difference is Snakemake's parsing, DAG building, scheduling and bookkeeping,
         and the start-up of every job's shell).
@@ -95,7 +97,7 @@ def _small_targets(count: int) -> dict[str, str]:
 
 def _snakemake(workdir: Path, cores: int, config: dict, *targets: str) -> float:
     argv = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--cores",
-            str(cores), "--quiet", "rules", *targets,
+            str(cores), *targets, "--quiet", "rules",
             "--config", *(f"{k}={v}" for k, v in config.items())]
     start = time.perf_counter()
     completed = subprocess.run(argv, cwd=workdir, env=_env(), check=False,
@@ -106,7 +108,7 @@ def _snakemake(workdir: Path, cores: int, config: dict, *targets: str) -> float:
     return wall
 
 
-def overhead(workdir: Path, count: int, cores: int) -> None:
+def overhead(workdir: Path, count: int, cores: int, through: str) -> None:
     databases = workdir / "demo_databases"
     build_demo(databases)
     targets = _small_targets(count)
@@ -131,11 +133,14 @@ def overhead(workdir: Path, count: int, cores: int) -> None:
     out = workdir / "out"
     config = {"input": fasta, "output_dir": out, "preset": "demo", "database_dir": databases,
               "msa_mode": "precomputed", "precomputed_msa_dir": precomputed,
-              "num_recycle": 0, "relax": "none"}
-    wall = _snakemake(workdir, cores, config)
+              "num_recycle": 0, "relax": "best" if through == "report" else "none"}
+    stop = [] if through == "report" else [
+        str(out / name / "provenance" / "features.json") for name in targets]
+    wall = _snakemake(workdir, cores, config, *stop)
     jobs = _benchmarks(out)
     total = sum(seconds for _, seconds, _ in jobs)
-    print(f"\nworkflow from precomputed MSAs, --cores {cores}: {len(jobs)} jobs")
+    print(f"\nworkflow from precomputed MSAs through {through}, --cores {cores}: "
+          f"{len(jobs)} jobs; load average {os.getloadavg()[0]:.1f}")
     print(f"  wall time            {wall:8.1f} s")
     print(f"  sum of job times     {total:8.1f} s")
     print(f"  overhead             {wall - total:8.1f} s "
@@ -160,6 +165,8 @@ def main() -> None:
     many.add_argument("--workdir", type=Path)
     many.add_argument("--targets", type=int, default=50)
     many.add_argument("--cores", type=int, default=1)
+    many.add_argument("--through", choices=("features", "report"), default="report",
+                      help="stop after the features (CPU stages only) or run everything")
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix=f"folding-bench-{args.what}-"))
     workdir.mkdir(parents=True, exist_ok=True)
@@ -167,7 +174,7 @@ def main() -> None:
     if args.what == "demo":
         demo(workdir)
     else:
-        overhead(workdir, args.targets, args.cores)
+        overhead(workdir, args.targets, args.cores, args.through)
 
 
 if __name__ == "__main__":
