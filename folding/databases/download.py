@@ -11,7 +11,7 @@
 * **Parallel**: databases download concurrently (``--jobs``), with one progress line.
 * **Unpacked**: ``gunzip`` and ``tar``/``tar.gz`` archives are streamed into the layout
   the manifest names (members outside the tree are refused); every unpacked file is
-  written under a temporary name and renamed when complete, and hashed on the way.
+  written under a temporary name and renamed when complete (:mod:`folding.databases.unpack`).
 * **Idempotent**: a database whose record and layout files are intact is skipped; one
   whose layout files exist without a record (installed by other tools, e.g. AlphaFold's
   scripts) is left alone unless ``--force``.
@@ -19,13 +19,10 @@
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import http.client
 import logging
-import shutil
 import socket
-import tarfile
 import time
 import urllib.error
 import urllib.request
@@ -35,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from folding import __version__
-from folding.atomic import atomic_path
 from folding.databases.manifest import Database, Download, Manifest
 from folding.databases.progress import Progress
 from folding.databases.state import FileRecord, InstallRecord, read_record, write_record
+from folding.databases.unpack import rsync_mmcif, unpack_all
 from folding.errors import FoldingError, MissingResourceError
 
 logger = logging.getLogger(__name__)
@@ -149,8 +146,8 @@ def install_database(
         fetched.append((item, dest, sha))
         sources.append(f"{item.name} sha256:{sha}")
     if db.source == "rsync":
-        files.update(_rsync_mmcif(db, root, progress))
-    files.update(_unpack_all(fetched, root, options, progress))
+        files.update(rsync_mmcif(db, root, progress))
+    files.update(unpack_all(fetched, root, options.keep_archives, progress))
     missing = [e.path for e in db.layout if not _exists(root / e.path, e.kind)]
     if missing:
         raise DownloadError(
@@ -335,131 +332,6 @@ def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     _hash_into(path, digest)
     return digest.hexdigest()
-
-
-# --------------------------------------------------------------------------- unpacking
-
-
-def _unpack_all(
-    fetched: list[tuple[Download, Path, str]], root: Path, options: DownloadOptions,
-    progress: Progress,
-) -> dict[str, FileRecord]:
-    """Unpack every fetched archive; return the records of the files it produced."""
-    files: dict[str, FileRecord] = {}
-    gunzip_groups: dict[Path, list[Path]] = {}
-    for item, dest, sha in fetched:
-        if item.unpack == "none":
-            files[str(dest.relative_to(root))] = FileRecord(dest.stat().st_size, sha)
-        elif item.unpack == "gunzip":
-            target = dest.with_name(item.unpacked_name)
-            gunzip_groups.setdefault(target, []).append(dest)
-        else:
-            progress.note(f"{item.name}: unpacking")
-            files.update(_untar(dest, root / item.into, root, compressed=item.unpack == "tar.gz"))
-    for target, sources in gunzip_groups.items():
-        progress.note(f"{target.name}: decompressing")
-        files[str(target.relative_to(root))] = _gunzip(sources, target)
-    if not options.keep_archives:
-        for item, dest, _ in fetched:
-            if item.unpack != "none" and dest.exists():
-                dest.unlink()
-    return files
-
-
-def _gunzip(sources: Iterable[Path], target: Path) -> FileRecord:
-    """Decompress one or more .gz files, concatenated, into ``target`` (atomically)."""
-    digest = hashlib.sha256()
-    size = 0
-    with atomic_path(target) as tmp, open(tmp, "wb") as out:
-        for source in sources:
-            try:
-                with gzip.open(source, "rb") as stream:
-                    while chunk := stream.read(_CHUNK):
-                        out.write(chunk)
-                        digest.update(chunk)
-                        size += len(chunk)
-            except (OSError, EOFError, gzip.BadGzipFile) as error:
-                source.unlink(missing_ok=True)
-                raise DownloadError(
-                    f"{source.name} is not a valid gzip file ({error}); it was removed; run "
-                    "the download again"
-                ) from error
-    return FileRecord(size, digest.hexdigest())
-
-
-def _untar(archive: Path, into: Path, root: Path, compressed: bool) -> dict[str, FileRecord]:
-    """Extract the regular files of a tar archive under ``into``; refuse paths outside it."""
-    files: dict[str, FileRecord] = {}
-    into.mkdir(parents=True, exist_ok=True)
-    try:
-        with tarfile.open(archive, "r:gz" if compressed else "r:") as tar:
-            for member in tar:
-                name = Path(member.name)
-                if name.is_absolute() or ".." in name.parts:
-                    raise DownloadError(
-                        f"{archive.name}: member {member.name} points outside the folder; "
-                        "refusing to unpack it"
-                    )
-                target = into / name
-                if member.isdir():
-                    target.mkdir(parents=True, exist_ok=True)
-                    continue
-                if not member.isfile():
-                    continue
-                source = tar.extractfile(member)
-                if source is None:
-                    continue
-                digest = hashlib.sha256()
-                target.parent.mkdir(parents=True, exist_ok=True)
-                with source, atomic_path(target) as tmp, open(tmp, "wb") as out:
-                    while chunk := source.read(_CHUNK):
-                        out.write(chunk)
-                        digest.update(chunk)
-                files[str(target.relative_to(root))] = FileRecord(member.size, digest.hexdigest())
-    except (tarfile.TarError, EOFError, OSError) as error:
-        if isinstance(error, FoldingError):
-            raise
-        archive.unlink(missing_ok=True)
-        raise DownloadError(
-            f"{archive.name} is not a valid tar archive ({error}); it was removed; run the "
-            "download again"
-        ) from error
-    return files
-
-
-# --------------------------------------------------------------------------- rsync mirrors
-
-
-def _rsync_mmcif(db: Database, root: Path, progress: Progress) -> dict[str, FileRecord]:
-    """Mirror the PDB's divided mmCIF tree with rsync, then flatten and decompress it.
-
-    This is how AlphaFold's ``download_pdb_mmcif.sh`` builds ``pdb_mmcif/mmcif_files``.
-    rsync resumes by itself; decompressed files are written atomically.
-    """
-    from folding.data.tools.base import find_binary, run_tool
-
-    rsync = find_binary("rsync")
-    mmcif_dir = next((root / e.path for e in db.layout if e.kind == "dir"), root / db.name)
-    raw = mmcif_dir.parent / "raw"
-    raw.mkdir(parents=True, exist_ok=True)
-    argv: list[str] = [rsync, "--recursive", "--links", "--perms", "--times", "--compress",
-                       "--delete"]
-    if db.rsync_port:
-        argv.append(f"--port={db.rsync_port}")
-    progress.note(f"{db.name}: rsync from {db.rsync_url} (this takes hours for the full PDB)")
-    run_tool([*argv, str(db.rsync_url), f"{raw}/"], fix="check the rsync mirror and network")
-    mmcif_dir.mkdir(parents=True, exist_ok=True)
-    count = 0
-    for source in sorted(raw.rglob("*.cif.gz")):
-        target = mmcif_dir / source.name[:-3]
-        if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
-            continue
-        with gzip.open(source, "rb") as stream, atomic_path(target) as tmp, \
-                open(tmp, "wb") as out:
-            shutil.copyfileobj(stream, out, _CHUNK)
-        count += 1
-    progress.note(f"{db.name}: {count} mmCIF files decompressed")
-    return {}
 
 
 # --------------------------------------------------------------------------- single files
