@@ -1,0 +1,144 @@
+"""Multimer parameters: the official ``params_model_N_multimer_v3.npz`` files, checked.
+
+The files use the monomer files' flat ``<module path>//<name>`` keys (read and written
+with :func:`folding.model.params.nest` / :func:`~folding.model.params.flatten`); our
+multimer module tree creates exactly those paths (fused triangle multiplications,
+``template_pair_embedding_0..8``, ``~_relative_encoding/position_activations``,
+``quat_rigid/rigid``, ...), so a file loads as is after a key-for-key and
+shape-for-shape check against :func:`multimer_parameter_shapes`.
+"""
+
+from __future__ import annotations
+
+import functools
+import zipfile
+from pathlib import Path
+
+import jax
+import numpy as np
+
+from folding.errors import InputError, MissingResourceError
+from folding.model.features import RecycledState
+from folding.model.global_config import GlobalConfig
+from folding.model.multimer.alphafold import MultimerNetworkConfig, multimer_forward
+from folding.model.multimer.features import MultimerInputs
+from folding.model.params import RANDOM_WEIGHT_SCALE, Params, flatten, nest
+
+#: Module paths whose parameters carry a leading block dimension.
+_STACKED = ("/evoformer_iteration/", "/extra_msa_stack/", "/template_embedding_iteration/")
+#: Weight arrays whose fan-in is their first axis (attention projections).
+_FIRST_AXIS_FAN_IN = ("query_w", "key_w", "value_w", "gating_w", "feat_2d_weights")
+
+__all__ = ["check_multimer_params", "flatten", "load_multimer_params",
+           "multimer_parameter_shapes", "nest", "random_multimer_params"]
+
+
+def _dummy_inputs(config: MultimerNetworkConfig) -> tuple[MultimerInputs, RecycledState]:
+    length, rows, extra, templates = 4, 2, 1, 2
+    f32, i32 = np.float32, np.int32
+    inputs = MultimerInputs(
+        aatype=np.zeros(length, i32), residue_index=np.arange(length, dtype=i32),
+        asym_id=np.array([1, 1, 2, 2], i32), entity_id=np.array([1, 1, 2, 2], i32),
+        sym_id=np.ones(length, i32), seq_mask=np.ones(length, f32),
+        msa=np.zeros((rows, length), i32), deletion_matrix=np.zeros((rows, length), f32),
+        msa_mask=np.ones((rows, length), f32),
+        cluster_profile=np.zeros((rows, length, 23), f32),
+        cluster_deletion_mean=np.zeros((rows, length), f32),
+        extra_msa=np.zeros((extra, length), i32),
+        extra_deletion_matrix=np.zeros((extra, length), f32),
+        extra_msa_mask=np.ones((extra, length), f32),
+        template_aatype=np.zeros((templates, length), i32),
+        template_all_atom_positions=np.zeros((templates, length, 37, 3), f32),
+        template_all_atom_mask=np.zeros((templates, length, 37), f32))
+    emb = config.trunk.embeddings
+    return inputs, RecycledState.zeros(length, emb.msa_channel, emb.pair_channel)
+
+
+@functools.lru_cache(maxsize=8)
+def multimer_parameter_shapes(config: MultimerNetworkConfig) -> dict[str, tuple[int, ...]]:
+    """Every parameter of the network as ``{"module//name": shape}`` (no allocation)."""
+    inputs, prev = _dummy_inputs(config)
+    tree = jax.eval_shape(multimer_forward(config, GlobalConfig()).init,
+                          jax.random.PRNGKey(0), inputs, prev)
+    return {f"{module}//{name}": tuple(leaf.shape)
+            for module, leaves in tree.items() for name, leaf in leaves.items()}
+
+
+def check_multimer_params(flat: dict[str, np.ndarray], config: MultimerNetworkConfig,
+                          model_name: str, source: str) -> None:
+    """Raise one clear :class:`InputError` for a missing, extra or misshapen key."""
+    expected = multimer_parameter_shapes(config)
+    missing = sorted(set(expected) - set(flat))
+    extra = sorted(set(flat) - set(expected))
+    if missing:
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        hint = ""
+        if any("left_projection" in k for k in flat):
+            hint = " (unfused triangle weights: a monomer or multimer v1/v2 file?)"
+        raise InputError(f"{source}: parameter {missing[0]!r} is missing{more}{hint}: this is "
+                         f"not a parameter file of {model_name}")
+    if extra:
+        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
+        raise InputError(f"{source}: unexpected parameter {extra[0]!r}{more}: this is not a "
+                         f"parameter file of {model_name}")
+    for key, shape in expected.items():
+        got = tuple(np.shape(flat[key]))
+        if got != shape:
+            raise InputError(f"{source}: parameter {key!r} has shape {got}, {model_name} "
+                             f"expects {shape}")
+
+
+def load_multimer_params(path: str | Path, config: MultimerNetworkConfig,
+                         model_name: str) -> Params:
+    """Read an official multimer parameter file (``params_model_1_multimer_v3.npz``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise MissingResourceError(f"parameter file {path} not found; download the AlphaFold "
+                                   "parameters or run with --untrained-params")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            flat = {key: data[key] for key in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
+        raise InputError(f"{path} is not a readable .npz parameter file (truncated or another "
+                         f"format: {error})") from None
+    check_multimer_params(flat, config, model_name, str(path))
+    for key, value in flat.items():
+        if not np.issubdtype(value.dtype, np.floating):
+            raise InputError(f"{path}: parameter {key!r} has dtype {value.dtype}, expected "
+                             "floating point")
+        if not np.all(np.isfinite(value)):
+            raise InputError(f"{path}: parameter {key!r} holds non-finite values")
+        flat[key] = value.astype(np.float32, copy=False)
+    return nest(flat)
+
+
+def _fan_in(name: str, shape: tuple[int, ...]) -> int:
+    if name in _FIRST_AXIS_FAN_IN:
+        return shape[0]
+    if name == "output_w" and len(shape) == 3:
+        return shape[0] * shape[1]
+    return int(np.prod(shape[:-1])) if len(shape) >= 2 else 1
+
+
+def random_multimer_params(config: MultimerNetworkConfig, seed: int = 0,
+                           scale: float = RANDOM_WEIGHT_SCALE) -> Params:
+    """Random parameters in the official layout, non-zero in every array.
+
+    The rule of :func:`folding.model.params.random_params`: weights are normals with
+    standard deviation ``scale / sqrt(fan_in)``; layer-norm scales 1 + 0.1 N(0, 1);
+    everything else (biases, offsets, weight vectors of scalar inputs) 0.1 N(0, 1).
+    """
+    rng = np.random.default_rng(seed)
+    flat: dict[str, np.ndarray] = {}
+    for key, shape in multimer_parameter_shapes(config).items():
+        module, name = key.split("//", 1)
+        layer_shape = shape[1:] if any(s in module + "/" for s in _STACKED) else shape
+        if len(layer_shape) >= 2 and (name == "weights" or name.endswith("_w")
+                                      or name == "feat_2d_weights"):
+            std = scale / np.sqrt(_fan_in(name, layer_shape))
+            flat[key] = rng.standard_normal(shape, np.float32) * np.float32(std)
+        elif name == "scale":
+            flat[key] = 1.0 + 0.1 * rng.standard_normal(shape, np.float32)
+        else:
+            flat[key] = 0.1 * rng.standard_normal(shape, np.float32)
+    return nest(flat)

@@ -1,0 +1,165 @@
+"""The reference's AlphaFold-Multimer as a numerical oracle, and multimer test inputs.
+
+Tests and benchmarks only. The reference (``alphafold.model.modules_multimer``) is set
+up for float32 parity as ``tests/oracle.py`` sets up the monomer: no bfloat16, no
+float16 output cast, deterministic; the multimer v3 layout keeps its fused triangle
+weights (the official multimer files are fused). Its ``AlphaFold`` module needs the
+previous pass's state in the batch (``prev``; zeros at the start), and
+``RunModel.predict`` starts from ``all_atom_positions`` as the previous positions.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("alphafold", reason="the reference is not installed")
+
+import haiku as hk
+import jax
+import jax.numpy as jnp
+from alphafold.model import config as af_config
+from alphafold.model import model as af_model
+from alphafold.model import modules_multimer
+from oracle import randomize
+
+#: Fan-in scale of the random test weights (see tests/model/model_cases.py).
+WEIGHT_SCALE = 0.3
+
+
+def reference_config(model_name: str = "model_1_multimer_v3", num_recycle: int = 0,
+                     num_msa: int | None = None, num_extra_msa: int | None = None,
+                     early_stop_tolerance: float = 0.0) -> Any:
+    """The reference's multimer ConfigDict set up for float32 parity."""
+    cfg = af_config.model_config(model_name)
+    gc = cfg.model.global_config
+    gc.bfloat16 = False
+    gc.bfloat16_output = False
+    gc.deterministic = True
+    gc.use_pallas = False
+    cfg.model.calc_extended_ptm = False
+    cfg.model.use_probs_extended = False
+    cfg.model.num_recycle = num_recycle
+    cfg.model.recycle_early_stop_tolerance = early_stop_tolerance
+    evo = cfg.model.embeddings_and_evoformer
+    if num_msa is not None:
+        evo.num_msa = num_msa
+    if num_extra_msa is not None:
+        evo.num_extra_msa = num_extra_msa
+    return cfg
+
+
+def zero_prev(num_res: int) -> dict[str, np.ndarray]:
+    return {"prev_pos": np.zeros((num_res, 37, 3), np.float32),
+            "prev_msa_first_row": np.zeros((num_res, 256), np.float32),
+            "prev_pair": np.zeros((num_res, num_res, 128), np.float32)}
+
+
+def _transform(cfg: Any) -> hk.Transformed:
+    def forward(batch):
+        return modules_multimer.AlphaFold(cfg.model)(batch, is_training=False,
+                                                     return_representations=True)
+    return hk.transform(forward)
+
+
+def model_inputs(raw: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The raw features the reference's jit takes (no strings)."""
+    return {k: np.asarray(v) for k, v in raw.items() if np.asarray(v).dtype.kind not in "SUO"}
+
+
+def random_params(cfg: Any, raw: Mapping[str, np.ndarray], seed: int = 0,
+                  scale: float = WEIGHT_SCALE) -> dict[str, dict[str, np.ndarray]]:
+    """Random parameters in the official multimer layout, non-zero everywhere."""
+    batch = {**model_inputs(raw), "prev": zero_prev(len(raw["aatype"]))}
+    shapes = jax.eval_shape(_transform(cfg).init, jax.random.PRNGKey(0), batch)
+    return randomize(shapes, seed, scale)
+
+
+@functools.lru_cache(maxsize=4)
+def _jitted(cfg_key: tuple) -> Any:
+    return jax.jit(_transform(reference_config(*cfg_key)).apply)
+
+
+def run_pass(cfg_key: tuple, params: Any, raw: Mapping[str, np.ndarray],
+             prev: Mapping[str, np.ndarray], pass_key: jax.Array) -> dict[str, Any]:
+    """One pass of the reference (float32, no cast) with the apply key ``pass_key``."""
+    batch = {**model_inputs(raw),
+             "prev": {k: jnp.asarray(v, jnp.float32) for k, v in prev.items()}}
+    return jax.tree_util.tree_map(np.asarray, _jitted(cfg_key)(params, pass_key, batch))
+
+
+def run_model(cfg_key: tuple, params: Any, raw: Mapping[str, np.ndarray], seed: int
+              ) -> tuple[dict[str, Any], int]:
+    """The reference's own ``RunModel.predict`` (float16 output cast bypassed)."""
+    original = af_model._cast_result
+    af_model._cast_result = lambda result: result
+    try:
+        runner = af_model.RunModel(reference_config(*cfg_key), params)
+        result, last = runner.predict(model_inputs(raw), random_seed=seed)
+    finally:
+        af_model._cast_result = original
+    return jax.tree_util.tree_map(np.asarray, result), last
+
+
+def synthetic_complex(chain_lengths: tuple[int, ...] = (14, 14, 11),
+                      entities: tuple[int, ...] = (1, 1, 2), num_seq: int = 48,
+                      seed: int = 0, template: Mapping[str, np.ndarray] | None = None
+                      ) -> dict[str, np.ndarray]:
+    """Raw multimer features of a random complex (the layout of build_multimer_features).
+
+    Chains of one entity share their sequence; the MSA has the query row first, random
+    homologue-like rows, paired in blocks, and all-zero padding rows at the end.
+    ``template`` (atom37 ``positions``/``mask``/``aatype`` of a real structure at least
+    as long as the complex) fills the first of two template slots.
+    """
+    rng = np.random.default_rng(seed)
+    sequences = {e: rng.integers(0, 20, n) for e, n in zip(entities, chain_lengths, strict=True)}
+    aatype = np.concatenate([sequences[e] for e in entities])
+    num_res = len(aatype)
+    asym = np.concatenate([np.full(n, i + 1) for i, n in enumerate(chain_lengths)])
+    entity = np.concatenate([np.full(n, e) for e, n in zip(entities, chain_lengths, strict=True)])
+    sym = np.concatenate([np.full(n, entities[:i + 1].count(e))
+                          for i, (e, n) in enumerate(zip(entities, chain_lengths, strict=True))])
+    residue_index = np.concatenate([np.arange(n) for n in chain_lengths])
+    live = num_seq - 8
+    msa = np.repeat(aatype[None], num_seq, axis=0)
+    mutate = rng.random((num_seq, num_res)) < 0.3
+    msa[mutate] = rng.integers(0, 21, mutate.sum())
+    msa[rng.random((num_seq, num_res)) < 0.1] = 21
+    msa[0] = aatype
+    msa[live:] = 0
+    deletions = ((rng.random((num_seq, num_res)) < 0.1) * rng.integers(1, 9, (num_seq, num_res)))
+    deletions[0] = 0
+    deletions[live:] = 0
+    msa_mask = np.ones((num_seq, num_res), np.float32)
+    msa_mask[live:] = 0
+    num_templates = 2
+    t_aatype = np.full((num_templates, num_res), 21, np.int64)
+    t_pos = np.zeros((num_templates, num_res, 37, 3), np.float32)
+    t_mask = np.zeros((num_templates, num_res, 37), np.float32)
+    if template is not None:
+        t_aatype[0] = template["aatype"][:num_res]
+        t_pos[0] = template["positions"][:num_res]
+        t_mask[0] = template["mask"][:num_res]
+        t_mask[0, num_res // 2: num_res // 2 + 3] = 0  # a gap in the template
+    return {
+        "aatype": aatype.astype(np.int32),
+        "residue_index": residue_index.astype(np.int32),
+        "asym_id": asym.astype(np.float64), "entity_id": entity.astype(np.float64),
+        "sym_id": sym.astype(np.float64), "seq_mask": np.ones(num_res, np.float32),
+        "msa": msa.astype(np.int32), "deletion_matrix": deletions.astype(np.float32),
+        "msa_mask": msa_mask, "bert_mask": msa_mask.copy(),
+        "cluster_bias_mask": np.eye(num_seq)[0],
+        "template_aatype": t_aatype, "template_all_atom_positions": t_pos,
+        "template_all_atom_mask": t_mask,
+        "all_atom_positions": np.zeros((num_res, 37, 3)),
+        "all_atom_mask": np.zeros((num_res, 37), np.int32),
+    }
+
+
+def max_diff(a, b) -> float:
+    return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
