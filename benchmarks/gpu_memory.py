@@ -1,0 +1,136 @@
+"""Peak GPU memory and time of one prediction as the sequence grows (input to GPU memory
+planning: the longest sequence each GPU size can take).
+
+    python benchmarks/gpu_memory.py --lengths 512,1024,2048 [--depth 6000] [--chunk-mb 64]
+        [--model model_1_ptm] [--deadline 540] [--out results.jsonl]
+
+For each length it writes raw features of a random sequence with a synthetic MSA of
+``--depth`` rows (the query and point mutants: deep enough to fill AlphaFold's 512 MSA
+clusters and 5,120 extra-MSA rows, which is what sets the memory), then runs
+``folding model run --untrained-params --num-recycle 0`` in a fresh process with
+``XLA_PYTHON_CLIENT_PREALLOCATE=false`` (JAX takes GPU memory as it needs it) while
+``nvidia-smi`` is polled every 0.1 s. It prints, per length: the peak GPU memory used
+above the idle baseline (GiB), the wall seconds (parameter initialisation, feature
+processing and XLA compilation included), and whether it ran or ran out of memory.
+Untrained parameters take the same memory and time as trained ones; one recycling pass
+peaks as high as four. Needs a CUDA GPU and ``nvidia-smi``; not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from folding.data.features import raw_features, save_raw_npz  # noqa: E402
+from folding.data.parsers.msa import Msa  # noqa: E402
+
+LETTERS = np.frombuffer(b"ACDEFGHIKLMNPQRSTVWY", dtype=np.uint8)
+
+
+def write_features(path: Path, length: int, depth: int, seed: int = 0) -> None:
+    """Raw features of a random ``length``-residue query with ``depth`` MSA rows."""
+    rng = np.random.default_rng(seed)
+    query = rng.choice(LETTERS, length)
+    rows = np.repeat(query[None], depth, axis=0)
+    mutated = rng.random((depth - 1, length)) < 0.3
+    rows[1:][mutated] = rng.choice(LETTERS, int(mutated.sum()))
+    rows[1:][rng.random((depth - 1, length)) < 0.05] = ord("-")
+    sequences = tuple(row.tobytes().decode("ascii") for row in rows)
+    msa = Msa(sequences, np.zeros((depth, length), dtype=np.int32),
+              tuple(f"synthetic_{i}" for i in range(depth)))
+    save_raw_npz(path, raw_features(sequences[0], "synthetic", [msa], {}))
+
+
+def gpu_memory_used_mib() -> int:
+    out = subprocess.run(["nvidia-smi", "--query-gpu=memory.used", "--format=csv,noheader,"
+                          "nounits", "--id=0"], capture_output=True, text=True, check=True)
+    return int(out.stdout.strip().splitlines()[0])
+
+
+def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Path,
+            timeout: float) -> dict:
+    features = work / f"features_{length}.npz"
+    start = time.perf_counter()
+    write_features(features, length, depth)
+    prepare = time.perf_counter() - start
+    argv = [sys.executable, "-m", "folding", "model", "run", "--untrained-params",
+            "--model-name", model, "--features", str(features), "--num-recycle", "0",
+            "--output", str(work / f"result_{length}.npz")]
+    if chunk_mb:
+        argv += ["--chunk-mb", str(chunk_mb)]
+    env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+    baseline = gpu_memory_used_mib()
+    peak = [baseline]
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], gpu_memory_used_mib())
+            time.sleep(0.1)
+
+    poller = threading.Thread(target=poll, daemon=True)
+    poller.start()
+    start = time.perf_counter()
+    try:
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env,
+                                check=False)
+        status = "ok" if result.returncode == 0 else (
+            "out of memory" if "RESOURCE_EXHAUSTED" in result.stderr or "out of memory"
+            in result.stderr.lower() else f"failed ({result.returncode})")
+        tail = "" if result.returncode == 0 else result.stderr[-1500:]
+    except subprocess.TimeoutExpired:
+        status, tail = "timeout", ""
+    seconds = time.perf_counter() - start
+    done.set()
+    poller.join()
+    return {"length": length, "depth": depth, "model": model, "chunk_mb": chunk_mb,
+            "peak_gib": round((peak[0] - baseline) / 1024, 2), "seconds": round(seconds, 1),
+            "features_seconds": round(prepare, 1), "status": status, "stderr_tail": tail}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lengths", default="256,512,1024,2048")
+    parser.add_argument("--depth", type=int, default=6000)
+    parser.add_argument("--model", default="model_1_ptm")
+    parser.add_argument("--chunk-mb", type=int, default=None)
+    parser.add_argument("--deadline", type=float, default=540,
+                        help="stop starting new lengths after this many seconds")
+    parser.add_argument("--out", type=Path, help="append one JSON line per length here")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        for length in (int(x) for x in args.lengths.split(",")):
+            left = args.deadline - (time.perf_counter() - started)
+            if left < 30:
+                print(f"L={length}: skipped (deadline)", flush=True)
+                continue
+            row = measure(length, args.depth, args.model, args.chunk_mb, Path(folder), left)
+            print(f"L={row['length']:5d} depth={row['depth']} chunk_mb={row['chunk_mb']}: "
+                  f"peak {row['peak_gib']:6.2f} GiB, {row['seconds']:6.1f} s "
+                  f"(features {row['features_seconds']} s): {row['status']}", flush=True)
+            if row["stderr_tail"]:
+                print(row["stderr_tail"], flush=True)
+            if args.out:
+                with open(args.out, "a") as handle:
+                    handle.write(json.dumps(row) + "\n")
+            if row["status"] != "ok":
+                break
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
