@@ -70,6 +70,19 @@ def backbone_frames(positions: jax.Array, mask: jax.Array) -> tuple[Rigid3, jax.
     return frames, (mask[..., _N] * mask[..., _CA] * mask[..., _C]).astype(jnp.float32)
 
 
+def unit_vectors(frames: Rigid3) -> Vec3:
+    """[L, L]: the direction of residue j's CA in residue i's backbone frame.
+
+    Computed as the inverse frame applied to the point, R_i^T t_j + R_i^T (-t_i), in the
+    reference's order of operations. The diagonal is zero in exact arithmetic, but the
+    two terms are rounded differently, so it holds rounding noise that normalising
+    blows up to unit length for some residues; the same order gives the same vectors.
+    """
+    inverse = frames.rot.inverse()
+    to_local = Rigid3(inverse, inverse.apply(-frames.trans))
+    return _unit(to_local[:, None].apply(frames.trans[None, :]))
+
+
 def template_pair_inputs(query: jax.Array, aatype: jax.Array, positions: jax.Array,
                          atom_mask: jax.Array, multichain_mask: jax.Array,
                          config: MultimerTemplateConfig) -> list[tuple[jax.Array, int]]:
@@ -82,12 +95,7 @@ def template_pair_inputs(query: jax.Array, aatype: jax.Array, positions: jax.Arr
     restype = jax.nn.one_hot(aatype, 22, dtype=dtype)
     frames, backbone = backbone_frames(positions.astype(jnp.float32), atom_mask)
     backbone_2d = backbone[:, None] * backbone[None, :] * multichain_mask
-    # Residue j's CA in residue i's frame, computed as the inverse frame applied to the
-    # point (R^T t_j + (-R^T t_i)), as the reference does: its diagonal, zero in exact
-    # arithmetic, is rounding noise that the unit vector blows up to length 1.
-    inverse = frames.rot.inverse()
-    to_local = Rigid3(inverse, inverse.apply(-frames.trans))
-    direction = _unit(to_local[:, None].apply(frames.trans[None, :]))
+    direction = unit_vectors(frames)
     return [
         (dgram.astype(dtype), 1),
         (beta_mask_2d.astype(dtype), 0),
