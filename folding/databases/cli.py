@@ -87,8 +87,8 @@ def _list(args: argparse.Namespace) -> int:
     )
     for manifest in manifests:
         print(f"{manifest.preset}: {manifest.description}")
-        print(f"  required: about {manifest.disk_gb:g} GB on disk, "
-              f"{manifest.download_gb:g} GB to download")
+        print(f"  required: about {manifest.disk_gb:.3g} GB on disk, "
+              f"{manifest.download_gb:.3g} GB to download")
         for db in manifest.databases:
             size = f"{db.disk_gb:g} GB" if db.disk_gb is not None else "?"
             tag = " (optional)" if db.optional else ""
