@@ -23,6 +23,22 @@ MASKED_BIAS = -1e9
 LOGIT_CLIP = 1e8
 
 
+@dataclass(frozen=True)
+class AttentionConfig:
+    """Hyperparameters of one attention layer of the trunk (Suppl. Table 1 and 1.11.6).
+
+    ``key_dim``/``value_dim`` are the total widths over all heads (None: the input's
+    width); ``dropout_rate`` is the residual dropout of the layer (training, or
+    inference with ``eval_dropout``).
+    """
+
+    num_head: int
+    gating: bool = True
+    key_dim: int | None = None
+    value_dim: int | None = None
+    dropout_rate: float = 0.0
+
+
 def mask_bias(mask: jax.Array, dtype=jnp.float32) -> jax.Array:
     """Additive attention bias from a 0/1 mask: 0 where kept, -1e9 where masked."""
     return (MASKED_BIAS * (1.0 - mask.astype(jnp.float32))).astype(dtype)
@@ -185,18 +201,3 @@ def global_attention(w: AttentionWeights, x: jax.Array, mask: jax.Array) -> jax.
     gate = jax.nn.sigmoid(jnp.einsum("bqa,ahc->bqhc", x, w.gating_w) + w.gating_b)
     return jnp.einsum("bqhc,hco->bqo", avg[:, None] * gate, w.output_w) + w.output_b
 
-
-@dataclass(frozen=True)
-class AttentionConfig:
-    """Hyperparameters of one attention layer of the trunk (Suppl. Table 1 and 1.11.6).
-
-    ``key_dim``/``value_dim`` are the total widths over all heads (None: the input's
-    width); ``dropout_rate`` is the residual dropout of the layer (training, or
-    inference with ``eval_dropout``).
-    """
-
-    num_head: int
-    gating: bool = True
-    key_dim: int | None = None
-    value_dim: int | None = None
-    dropout_rate: float = 0.0

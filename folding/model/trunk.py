@@ -66,6 +66,22 @@ class EmbeddingsAndEvoformer(hk.Module):
 
     def __call__(self, inputs: ModelInputs, prev: RecycledState,
                  key: jax.Array | None = None) -> TrunkOutput:
+        dtype = self.global_config.compute_dtype
+        if dtype == jnp.float32:
+            return self._trunk(inputs, prev, key)
+
+        def cast(next_getter, value, context):
+            # Parameters stay float32 in the files; the trunk reads them in its dtype.
+            if jnp.issubdtype(value.dtype, jnp.floating) and context.name not in (
+                    "scale", "offset"):
+                value = value.astype(dtype)
+            return next_getter(value)
+
+        with hk.custom_getter(cast):
+            return self._trunk(inputs, prev, key)
+
+    def _trunk(self, inputs: ModelInputs, prev: RecycledState,
+               key: jax.Array | None) -> TrunkOutput:
         c, gc = self.config, self.global_config
         dtype = gc.compute_dtype
         keys = iter(jax.random.split(key, 3) if key is not None else [None] * 3)
