@@ -4,11 +4,11 @@ HMMER's binaries read the database in one thread and hand blocks of sequences to
 threads. pyhmmer searches a file fastest when it streams it in C (no Python object per
 sequence), but only from a path, and a path is read from its start. So the file is cut at
 record boundaries into byte ranges; each range is streamed through a pipe (opened by path
-as ``/dev/fd/N``) that a small thread fills with ``os.sendfile``, and each worker thread
+as ``/dev/fd/N``) that a ``dd`` process fills, and each worker thread
 searches one range at a time with its own pipeline (pyhmmer releases the GIL while it
 reads and searches). The hits of the ranges are merged with E-values for the whole
 database (``TopHits.merge`` sums the number of sequences searched), as HMMER merges its
-workers' hits. Where ``/dev/fd`` is missing, the file is searched whole in one thread.
+workers' hits. Where ``/dev/fd`` or ``dd`` is missing, the file is searched whole in one thread.
 """
 
 from __future__ import annotations
@@ -16,22 +16,18 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import sys
-import threading
+import shutil
+import subprocess
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from folding.errors import InputError, MissingResourceError
+from folding.errors import InputError, MissingResourceError, ToolError
 
 #: Ranges per thread, so that ranges with many hits do not leave other threads idle.
 RANGES_PER_THREAD = 4
 #: Upper bound on a range's size, so that big databases are split finely.
 MAX_RANGE_BYTES = 1 << 28
-_F_SETPIPE_SZ, _F_GETPIPE_SZ = 1031, 1032  # Linux fcntl: set / get a pipe's buffer size
-_PIPE_BYTES = 1 << 20
-_PRIME_BYTES = 1 << 16  # easel's first read of a sequence file is far smaller
-_PRIME_BYTES_UNKNOWN = 1 << 13  # pipes hold at least 16 KiB on Linux and macOS
 
 
 class FastaDatabase:
@@ -70,19 +66,29 @@ class FastaDatabase:
                 yield handle
             return
         read_fd, write_fd = os.pipe()
-        capacity = _grow_pipe(write_fd)
-        primed = threading.Event()
-        feeder = threading.Thread(
-            target=_feed, args=(self.path, start, end, write_fd, primed, capacity), daemon=True
-        )
-        feeder.start()
-        primed.wait()  # the pipe holds data before the (GIL-holding) open reads from it
+        try:
+            # The feeder is another process, never a thread of ours: pyhmmer opens the
+            # file holding the GIL, and a feeder thread waiting for the GIL deadlocked.
+            feeder = subprocess.Popen(
+                ["dd", f"if={self.path}", "bs=1M", "iflag=skip_bytes,count_bytes",
+                 f"skip={start}", f"count={end - start}", "status=none"],
+                stdin=subprocess.DEVNULL, stdout=write_fd, stderr=subprocess.PIPE,
+            )
+        finally:
+            os.close(write_fd)
+        finished = False
         try:
             with self._open(f"/dev/fd/{read_fd}") as handle:
                 yield handle
+            finished = True
         finally:
-            os.close(read_fd)  # a writer still blocked gets EPIPE and stops
-            feeder.join()
+            os.close(read_fd)  # a feeder still writing gets SIGPIPE and stops
+            _, error = feeder.communicate()
+        if finished and feeder.returncode != 0:
+            raise ToolError(
+                f"reading bytes {start}-{end} of {self.path} failed "
+                f"(dd: {error.decode(errors='replace').strip() or feeder.returncode})"
+            )
 
     @contextlib.contextmanager
     def _open(self, name: str) -> Iterator:
@@ -116,56 +122,9 @@ def _next_record(handle, position: int) -> int:
         base += len(chunk)
 
 
-def _grow_pipe(write_fd: int) -> int:
-    """Enlarge the pipe's buffer where the system allows; return a safe priming size."""
-    try:
-        import fcntl
-
-        fcntl.fcntl(write_fd, _F_SETPIPE_SZ, _PIPE_BYTES)
-        return min(fcntl.fcntl(write_fd, _F_GETPIPE_SZ), _PRIME_BYTES)
-    except (OSError, ImportError, AttributeError):
-        return _PRIME_BYTES_UNKNOWN
-
-
-def _feed(path: Path, start: int, end: int, write_fd: int, primed: threading.Event,
-          prime: int) -> None:
-    """Copy bytes ``start:end`` of ``path`` into a pipe; set ``primed`` once it can be opened.
-
-    pyhmmer opens a sequence file (its first read) holding the GIL, so that read must be
-    served without this thread: ``primed`` is set once ``prime`` bytes (less than the pipe
-    holds, more than the opener reads) are in the pipe, or once the range is all written
-    and the pipe closed. After that pyhmmer reads without the GIL and this thread goes on.
-    """
-    source = os.open(path, os.O_RDONLY)
-    written = 0
-    try:
-        offset, left = start, end - start
-        while left > 0:
-            count = left if written >= prime else min(left, prime - written)
-            try:
-                sent = os.sendfile(write_fd, source, offset, count)
-            except BrokenPipeError:
-                return
-            except OSError:  # no sendfile into pipes here: copy through memory
-                data = os.pread(source, min(count, prime), offset)
-                sent = os.write(write_fd, data) if data else 0
-            if sent == 0:
-                return
-            written += sent
-            offset += sent
-            left -= sent
-            if written >= prime:
-                primed.set()
-    except BrokenPipeError:
-        return
-    finally:
-        os.close(source)
-        os.close(write_fd)
-        primed.set()
-
-
 def parallel_available() -> bool:
-    return sys.platform != "win32" and Path("/dev/fd").is_dir()
+    """Ranges are streamed by ``dd`` through pipes opened as ``/dev/fd/N``."""
+    return Path("/dev/fd").is_dir() and shutil.which("dd") is not None
 
 
 def search_ranges(
