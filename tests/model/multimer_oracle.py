@@ -93,16 +93,31 @@ def run_pass(cfg_key: tuple, params: Any, raw: Mapping[str, np.ndarray],
 
 
 def run_model(cfg_key: tuple, params: Any, raw: Mapping[str, np.ndarray], seed: int
-              ) -> tuple[dict[str, Any], int]:
-    """The reference's own ``RunModel.predict`` (float16 output cast bypassed)."""
+              ) -> list[dict[str, Any]]:
+    """The reference's own ``RunModel.predict`` (float16 output cast bypassed).
+
+    Returns every pass's outputs, each with the state it hands the next pass (``prev``:
+    positions, first MSA row and pair, from ``return_representations``).
+    """
+    passes: list[dict[str, Any]] = []
+
+    def collect(result, _):
+        result = jax.tree_util.tree_map(np.asarray, result)
+        result["prev"] = {
+            "prev_pos": result["structure_module"]["final_atom_positions"],
+            "prev_msa_first_row": result["representations"]["single"],
+            "prev_pair": result["representations"]["pair"]}
+        passes.append(result)
+
     original = af_model._cast_result
     af_model._cast_result = lambda result: result
     try:
         runner = af_model.RunModel(reference_config(*cfg_key), params)
-        result, last = runner.predict(model_inputs(raw), random_seed=seed)
+        runner.predict(model_inputs(raw), random_seed=seed, return_representations=True,
+                       callback=collect)
     finally:
         af_model._cast_result = original
-    return jax.tree_util.tree_map(np.asarray, result), last
+    return passes
 
 
 def synthetic_complex(chain_lengths: tuple[int, ...] = (14, 14, 11),
