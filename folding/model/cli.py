@@ -10,6 +10,9 @@ with its leading recycling dimension) or raw features (``folding features`` outp
 AlphaFold's ``features.pkl``), which are processed here with the model's data settings
 and ``--seed``. Without real parameters, ``--untrained-params`` runs random ones in the
 official layout: every output says so (log, PDB REMARK 250, ``params_id``).
+
+Multimer model names (``model_1_multimer_v3`` ...) run AlphaFold-Multimer on raw
+multimer features: see :mod:`folding.model.multimer.cli`.
 """
 
 from __future__ import annotations
@@ -40,7 +43,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     params.add_argument("--untrained-params", action="store_true",
                         help="random parameters in the official layout (demo without weights)")
     run_parser.add_argument("--model-name", required=True,
-                            help="model_1 ... model_5, optionally with _ptm")
+                            help="model_1 ... model_5, optionally with _ptm, or "
+                            "model_1_multimer_v3 ... model_5_multimer_v3 (optionally _pred_K)")
     run_parser.add_argument("--features", type=Path, required=True,
                             help="processed features (.npz) or raw features (.npz, .pkl)")
     run_parser.add_argument("--output", type=Path, required=True, help="result file (.npz)")
@@ -49,9 +53,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run_parser.add_argument("--num-recycle", type=int, default=None,
                             help="recycling iterations after the first (default: 3, or as "
                             "many as processed features allow)")
-    run_parser.add_argument("--recycle-early-stop-tolerance", type=float, default=0.0,
+    run_parser.add_argument("--recycle-early-stop-tolerance", type=float, default=None,
                             help="stop recycling when the CA distances change less than this "
-                            "(Angstrom; 0 never stops early, ColabFold uses 0.5)")
+                            "(Angstrom; 0 never stops early, ColabFold uses 0.5; default 0, "
+                            "0.5 for multimer models as AlphaFold 2.3)")
+    run_parser.add_argument("--num-predictions-per-model", type=int, default=1,
+                            help="multimer models: predictions with seeds --seed + 0..N-1, "
+                            "written as <output stem>_pred_K (default 1)")
     run_parser.add_argument("--seed", type=int, default=0,
                             help="random seed: feature processing, dropout, untrained params")
     run_parser.add_argument("--eval-dropout", action="store_true",
@@ -109,6 +117,15 @@ def run(args: argparse.Namespace) -> int:
 
     if getattr(args, "model_command", None) != "run":
         raise InputError("use `folding model run ...` (see `folding model run --help`)")
+    from folding.model.multimer.config import is_multimer_model_name
+
+    if is_multimer_model_name(args.model_name):
+        from folding.model.multimer.cli import run_multimer
+
+        return run_multimer(args)
+    if args.num_predictions_per_model != 1:
+        raise InputError("--num-predictions-per-model is for multimer models; run a monomer "
+                         "model once per --seed")
     if args.num_recycle is not None and args.num_recycle < 0:
         raise InputError(f"--num-recycle must be 0 or more, not {args.num_recycle}")
     if args.seed < 0:
@@ -120,8 +137,9 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(f"--chunk-mb must be at least 1, not {args.chunk_mb}")
         global_config = replace(global_config, chunk_bytes=args.chunk_mb << 20)
     global_config = replace(global_config, eval_dropout=args.eval_dropout)
+    tolerance = args.recycle_early_stop_tolerance
     config = replace(config, global_config=global_config,
-                     recycle_early_stop_tolerance=args.recycle_early_stop_tolerance)
+                     recycle_early_stop_tolerance=0.0 if tolerance is None else tolerance)
 
     features, num_recycle = _features(args.features, config, args.num_recycle, args.seed)
     config = config.with_recycles(num_recycle)

@@ -10,7 +10,7 @@ stay those of the whole chains.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,3 +59,59 @@ def real_complex(shared: Path, names: Sequence[str] = A2B_CHAINS, start: int = 2
     keep = np.concatenate([c.start + np.arange(len(c.sequence))[start:start + length]
                            for c in result.assembly.chains])
     return RealComplex(crop_features(result.features, keep), result.assembly.chains)
+
+
+def synthetic_complex(chain_lengths: tuple[int, ...] = (14, 14, 11),
+                      entities: tuple[int, ...] = (1, 1, 2), num_seq: int = 48,
+                      seed: int = 0, template: Mapping[str, np.ndarray] | None = None
+                      ) -> dict[str, np.ndarray]:
+    """Raw multimer features of a random complex (the layout of build_multimer_features).
+
+    Chains of one entity share their sequence; the MSA has the query row first, random
+    homologue-like rows, paired in blocks, and all-zero padding rows at the end.
+    ``template`` (atom37 ``positions``/``mask``/``aatype`` of a real structure at least
+    as long as the complex) fills the first of two template slots.
+    """
+    rng = np.random.default_rng(seed)
+    sequences = {e: rng.integers(0, 20, n) for e, n in zip(entities, chain_lengths, strict=True)}
+    aatype = np.concatenate([sequences[e] for e in entities])
+    num_res = len(aatype)
+    asym = np.concatenate([np.full(n, i + 1) for i, n in enumerate(chain_lengths)])
+    entity = np.concatenate([np.full(n, e) for e, n in zip(entities, chain_lengths, strict=True)])
+    sym = np.concatenate([np.full(n, entities[:i + 1].count(e))
+                          for i, (e, n) in enumerate(zip(entities, chain_lengths, strict=True))])
+    residue_index = np.concatenate([np.arange(n) for n in chain_lengths])
+    live = num_seq - 8
+    msa = np.repeat(aatype[None], num_seq, axis=0)
+    mutate = rng.random((num_seq, num_res)) < 0.3
+    msa[mutate] = rng.integers(0, 21, mutate.sum())
+    msa[rng.random((num_seq, num_res)) < 0.1] = 21
+    msa[0] = aatype
+    msa[live:] = 0
+    deletions = ((rng.random((num_seq, num_res)) < 0.1) * rng.integers(1, 9, (num_seq, num_res)))
+    deletions[0] = 0
+    deletions[live:] = 0
+    msa_mask = np.ones((num_seq, num_res), np.float32)
+    msa_mask[live:] = 0
+    num_templates = 2
+    t_aatype = np.full((num_templates, num_res), 21, np.int64)
+    t_pos = np.zeros((num_templates, num_res, 37, 3), np.float32)
+    t_mask = np.zeros((num_templates, num_res, 37), np.float32)
+    if template is not None:
+        t_aatype[0] = template["aatype"][:num_res]
+        t_pos[0] = template["positions"][:num_res]
+        t_mask[0] = template["mask"][:num_res]
+        t_mask[0, num_res // 2: num_res // 2 + 3] = 0  # a gap in the template
+    return {
+        "aatype": aatype.astype(np.int32),
+        "residue_index": residue_index.astype(np.int32),
+        "asym_id": asym.astype(np.float64), "entity_id": entity.astype(np.float64),
+        "sym_id": sym.astype(np.float64), "seq_mask": np.ones(num_res, np.float32),
+        "msa": msa.astype(np.int32), "deletion_matrix": deletions.astype(np.float32),
+        "msa_mask": msa_mask, "bert_mask": msa_mask.copy(),
+        "cluster_bias_mask": np.eye(num_seq)[0],
+        "template_aatype": t_aatype, "template_all_atom_positions": t_pos,
+        "template_all_atom_mask": t_mask,
+        "all_atom_positions": np.zeros((num_res, 37, 3)),
+        "all_atom_mask": np.zeros((num_res, 37), np.int32),
+    }

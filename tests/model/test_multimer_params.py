@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+from multimer_inputs import synthetic_complex
 
 from folding.errors import InputError, MissingResourceError
 from folding.model.multimer import params as multimer_params
@@ -24,7 +25,7 @@ def test_parameter_tree_equals_reference_for_every_v3_model():
     import jax
     mo = pytest.importorskip("multimer_oracle")
 
-    raw = mo.synthetic_complex((5, 5, 4), (1, 1, 2), num_seq=12)
+    raw = synthetic_complex((5, 5, 4), (1, 1, 2), num_seq=12)
     for name in MULTIMER_MODEL_NAMES:
         cfg = mo.reference_config(name, num_msa=4, num_extra_msa=4)
         batch = {**mo.model_inputs(raw), "prev": mo.zero_prev(len(raw["aatype"]))}
