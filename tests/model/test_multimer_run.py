@@ -20,6 +20,7 @@ from multimer_inputs import real_complex, synthetic_complex
 from folding.cli import main
 from folding.data.features import save_raw_npz
 from folding.data.multimer.complex_features import pad_msa_rows
+from folding.errors import InputError
 
 MODEL = "model_1_multimer_v3"
 MSA_ROWS = 96
@@ -160,3 +161,62 @@ def small_monomer_raw(tmp_path):
     path = tmp_path / "monomer.npz"
     save_raw_npz(path, synthetic_raw(10, 4))
     return path
+
+
+@pytest.mark.parametrize("change,words", [
+    (lambda f: f.pop("msa"), "feature 'msa' is missing"),
+    (lambda f: f.__setitem__("msa", np.full_like(f["msa"], 25)), "'msa' has values outside 0..21"),
+    (lambda f: f.__setitem__("template_aatype", f["template_aatype"][:, :-1]),
+     "'template_aatype' has shape (2, 38), which disagrees with 'aatype' on the L axis"),
+    (lambda f: f.__setitem__("asym_id", f["asym_id"] + 0.5), "'asym_id' has dtype float64 or "
+     "values that are not a numeric type with whole values"),
+    (lambda f: f.__setitem__("asym_id", f["asym_id"] - 1), "must number chains from 1"),
+    (lambda f: f["deletion_matrix"].__setitem__((0, 0), np.nan),
+     "'deletion_matrix' holds non-finite values"),
+    (lambda f: f.__setitem__("seq_mask", f["seq_mask"][None]), "'seq_mask' has shape (1, 39), "
+     "expected 1 axes"),
+])
+def test_feature_errors(change, words):
+    from folding.model.multimer.features import validate_multimer_features
+
+    features = synthetic_complex()
+    change(features)
+    with pytest.raises(InputError) as error:
+        validate_multimer_features(features, "complex.npz")
+    assert str(error.value).startswith("complex.npz: ") and words in str(error.value)
+
+
+def test_bert_mask_defaults_to_the_msa_mask():
+    from folding.model.multimer.features import validate_multimer_features
+
+    features = synthetic_complex()
+    del features["bert_mask"]
+    checked = validate_multimer_features(features)
+    np.testing.assert_array_equal(checked["bert_mask"], checked["msa_mask"])
+    assert checked["asym_id"].dtype == np.int32 and checked["msa"].dtype == np.int32
+
+
+@pytest.mark.slow
+def test_recycling_stops_early_at_the_tolerance(target, predictions):
+    """With a tolerance no change can meet, recycling stops after the first recycle."""
+    from dataclasses import replace
+
+    from folding.model.multimer import params as multimer_params
+    from folding.model.multimer.config import multimer_model_config
+    from folding.model.multimer.features import load_multimer_features
+    from folding.model.multimer.runner import MultimerRunner, rank_predictions
+
+    config = replace(multimer_model_config(MODEL).with_recycles(3),
+                     recycle_early_stop_tolerance=1e9)
+    params = multimer_params.random_multimer_params(config.network, seed=0)
+    runner = MultimerRunner(config, params, "untrained:seed=0")
+    features = load_multimer_features(target / "features.npz")
+    prediction = runner.predict(features, seed=1)
+    assert prediction.num_recycles == 1 and len(prediction.recycle_changes) == 2
+    # the same seed and passes as the CLI's prediction 1 (one recycle): the same result
+    np.testing.assert_array_equal(prediction.output.final_atom_positions,
+                                  predictions[1]["final_atom_positions"])
+    other = runner.predict(features, seed=0)
+    best = rank_predictions([other, prediction])[0]
+    assert best.ranking_confidence == max(other.ranking_confidence,
+                                          prediction.ranking_confidence)
