@@ -52,7 +52,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "(pLDDT in the B-factor column)")
     run_parser.add_argument("--num-recycle", type=int, default=None,
                             help="recycling iterations after the first (default: 3, or as "
-                            "many as processed features allow)")
+                            "many as processed features allow; 20 for multimer models)")
     run_parser.add_argument("--recycle-early-stop-tolerance", type=float, default=None,
                             help="stop recycling when the CA distances change less than this "
                             "(Angstrom; 0 never stops early, ColabFold uses 0.5; default 0, "
@@ -61,7 +61,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             help="multimer models: predictions with seeds --seed + 0..N-1, "
                             "written as <output stem>_pred_K (default 1)")
     run_parser.add_argument("--seed", type=int, default=0,
-                            help="random seed: feature processing, dropout, untrained params")
+                            help="random seed: feature processing (multimer: the MSA sampling "
+                            "of every pass), dropout, untrained params")
     run_parser.add_argument("--eval-dropout", action="store_true",
                             help="keep dropout on at inference (sample diverse predictions)")
     run_parser.add_argument("--chunk-mb", type=int, default=None,
