@@ -44,19 +44,23 @@ def mask_bias(mask: jax.Array, dtype=jnp.float32) -> jax.Array:
     return (MASKED_BIAS * (1.0 - mask.astype(jnp.float32))).astype(dtype)
 
 
-def attend(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array) -> jax.Array:
+def attend(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array,
+           shared_bias: jax.Array | None = None) -> jax.Array:
     """Softmax attention of pre-scaled queries.
 
     Args:
         q: [..., Q, H, C] queries, already multiplied by ``C ** -0.5``.
         k: [..., K, H, C] keys.
         v: [..., K, H, V] values.
-        bias: additive logits bias broadcastable to [..., H, Q, K].
+        bias: additive logits bias broadcastable to [..., H, Q, K] (the key mask).
+        shared_bias: optional [H, Q, K] bias shared by the batch (the pair bias).
 
     Returns:
         [..., Q, H, V] attention-weighted values.
     """
     logits = jnp.einsum("...qhc,...khc->...hqk", q, k) + bias
+    if shared_bias is not None:
+        logits = logits + shared_bias
     logits = jnp.clip(logits, -LOGIT_CLIP, LOGIT_CLIP)
     weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(v.dtype)
     return jnp.einsum("...hqk,...khc->...qhc", weights, v)
@@ -120,36 +124,15 @@ def gated_attention(w: AttentionWeights, q_data: jax.Array, m_data: jax.Array,
     ``extra_bias`` [H, Q, K] is shared by the batch (the pair bias). Returns [B, Q, out].
     """
     key_dim = w.query_w.shape[-1]
-    if q_data is m_data:
-        # Self-attention: one GEMM for the query, key, value (and gate) projections.
-        names = ("query_w", "key_w", "value_w") + (("gating_w",) if w.gating_w is not None
-                                                   else ())
-        q, k, v, *gate = _project(q_data, [getattr(w, n) for n in names])
-    else:
-        (q,) = _project(q_data, [w.query_w])
-        k, v = _project(m_data, [w.key_w, w.value_w])
-        gate = [] if w.gating_w is None else _project(q_data, [w.gating_w])
+    q = jnp.einsum("bqa,ahc->bqhc", q_data, w.query_w)
+    k = jnp.einsum("bka,ahc->bkhc", m_data, w.key_w)
+    v = jnp.einsum("bka,ahc->bkhc", m_data, w.value_w)
     q = q * key_dim ** (-0.5)
-    if extra_bias is not None:
-        bias = bias + extra_bias[None]
-    out = attend(q, k, v, bias)
-    if gate:
-        out = out * jax.nn.sigmoid(gate[0] + w.gating_b)
+    out = attend(q, k, v, bias, extra_bias)
+    if w.gating_w is not None:
+        gate = jnp.einsum("bqa,ahc->bqhc", q_data, w.gating_w) + w.gating_b
+        out = out * jax.nn.sigmoid(gate)
     return jnp.einsum("bqhc,hco->bqo", out, w.output_w) + w.output_b
-
-
-def _project(x: jax.Array, weights: list[jax.Array]) -> list[jax.Array]:
-    """``x`` [..., a] through several [a, H, C] weights in one matmul; [..., H, C] each."""
-    if len(weights) == 1:
-        return [jnp.einsum("...a,ahc->...hc", x, weights[0])]
-    flat = jnp.concatenate([wi.reshape(wi.shape[0], -1) for wi in weights], axis=-1)
-    out = jnp.tensordot(x, flat, axes=1)
-    pieces, start = [], 0
-    for wi in weights:
-        size = wi.shape[1] * wi.shape[2]
-        pieces.append(out[..., start:start + size].reshape(*x.shape[:-1], *wi.shape[1:]))
-        start += size
-    return pieces
 
 
 def attention_item_bytes(num_head: int, num_queries: int, num_keys: int, channels: int,
