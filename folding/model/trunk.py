@@ -80,6 +80,7 @@ class EmbeddingsAndEvoformer(hk.Module):
         with hk.custom_getter(cast):
             return self._trunk(inputs, prev, key)
 
+    @hk.transparent
     def _trunk(self, inputs: ModelInputs, prev: RecycledState,
                key: jax.Array | None) -> TrunkOutput:
         c, gc = self.config, self.global_config

@@ -23,7 +23,7 @@ def test_parameter_tree_equals_reference_for_every_model():
 
     raw = synthetic_raw(8, 4)
     for name in MONOMER_MODEL_NAMES:
-        processed = oracle.process_features(name, raw, max_msa_clusters=4, max_extra_msa=4)
+        processed = oracle.process_features(name, raw, max_msa_clusters=8, max_extra_msa=4)
         cfg = oracle.reference_config(name)
         tree = jax.eval_shape(oracle._forward(cfg).init, jax.random.PRNGKey(0),
                               oracle.first_recycle(processed))
