@@ -31,8 +31,12 @@ def test_parameter_tree_equals_reference_for_every_model():
         ours = model_params.parameter_shapes(model_config(name).network)
         assert sorted(set(reference) ^ set(ours)) == [], name
         assert reference == ours, name
-    # The official spellings and layouts are there.
+
+
+def test_official_layout_without_the_reference():
+    """The official spellings, stacked layouts and sizes (Suppl. Table 5 model 1 + pTM)."""
     ours = model_params.parameter_shapes(model_config("model_1_ptm").network)
+    assert ours["alphafold/alphafold_iteration/evoformer/preprocess_1d//weights"] == (22, 256)
     assert ours["alphafold/alphafold_iteration/evoformer/pair_activiations//weights"] == (65, 128)
     assert ours["alphafold/alphafold_iteration/evoformer/evoformer_iteration/"
                 "msa_transition/transition1//weights"] == (48, 256, 1024)
