@@ -174,13 +174,14 @@ def global_attention(w: AttentionWeights, x: jax.Array, mask: jax.Array) -> jax.
     key_dim = w.query_w.shape[-1]
     m = mask[..., None].astype(x.dtype)
     q_avg = jnp.sum(m * x, axis=1) / (jnp.sum(m, axis=1) + 1e-10)
-    q = jnp.einsum("ba,ahc->bhc", q_avg, w.query_w) * key_dim ** (-0.5)
-    k = jnp.einsum("bka,ac->bkc", x, w.key_w)
-    v = jnp.einsum("bka,ac->bkc", x, w.value_w)
-    logits = jnp.einsum("bhc,bkc->bhk", q, k) + mask_bias(mask, x.dtype)[:, None, :]
-    logits = jnp.clip(logits, -LOGIT_CLIP, LOGIT_CLIP)
-    weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(x.dtype)
-    avg = jnp.einsum("bhk,bkc->bhc", weights, v)
+    num_head = w.query_w.shape[1]
+    q = jnp.einsum("ba,ahc->bhc", q_avg, w.query_w)[:, None] * key_dim ** (-0.5)
+    # One key and value per sequence, shared by the heads.
+    k = jnp.einsum("bka,ac->bkc", x, w.key_w)[:, :, None]
+    v = jnp.einsum("bka,ac->bkc", x, w.value_w)[:, :, None]
+    shape = (*k.shape[:2], num_head, k.shape[-1])
+    bias = mask_bias(mask, x.dtype)[:, None, None, :]
+    avg = attend(q, jnp.broadcast_to(k, shape), jnp.broadcast_to(v, shape), bias)  # [B, 1, H, V]
     gate = jax.nn.sigmoid(jnp.einsum("bqa,ahc->bqhc", x, w.gating_w) + w.gating_b)
-    return jnp.einsum("bqhc,hco->bqo", avg[:, None] * gate, w.output_w) + w.output_b
+    return jnp.einsum("bqhc,hco->bqo", avg * gate, w.output_w) + w.output_b
 
