@@ -1,8 +1,12 @@
-"""FASTA inputs -> checked, typed prediction targets.
+"""FASTA inputs -> checked, typed prediction targets: the checks of one chain.
 
-Every FASTA record is one target. A target holds a tuple of chains so that multimers can
-come later; until then a record whose sequence has several chains separated by ``:``
-(ColabFold's ``A:B`` style) is refused with a message that says so.
+:func:`read_targets` reads every FASTA record as one single-chain target and refuses a
+record with several chains separated by ``:``. ``folding inputs check`` and the workflow
+read monomers and complexes alike with
+:func:`folding.data.multimer.inputs.read_complexes` (``A:B`` records, consecutive
+records of one name, ``copies=N``), which runs every chain through the checks below
+(:func:`check_name`, :func:`check_sequence`; the building blocks :func:`read_fasta_text`,
+:func:`split_records` and :func:`character_hint` are public for it).
 
 Checks, each failing with one line that names the file, the record and the fix:
 
@@ -45,7 +49,7 @@ MAX_NAME_LENGTH = 100
 FASTA_SUFFIXES = (".fasta", ".fa", ".faa", ".fas")
 CHAIN_SEPARATOR = ":"
 
-_STANDARD = frozenset(RESTYPES) | {"X"}
+STANDARD_LETTERS = frozenset(RESTYPES) | {"X"}
 _RARE_NAMES = {
     "U": "selenocysteine", "O": "pyrrolysine", "B": "D or N", "Z": "E or Q", "J": "I or L",
 }
@@ -142,7 +146,8 @@ def fasta_files(path: str | os.PathLike[str]) -> list[Path]:
     return [path]
 
 
-def _read_text(path: Path) -> str:
+def read_fasta_text(path: Path) -> str:
+    """The text of a FASTA file; unreadable, non-UTF-8 or empty files are refused."""
     try:
         data = path.read_bytes()
     except OSError as error:
@@ -160,15 +165,19 @@ def _read_text(path: Path) -> str:
 
 
 @dataclass(frozen=True)
-class _Record:
+class FastaRecord:
+    """One ``>`` record: its header (without ``>``), its sequence lines, its number (1-based)
+    and the line number of its header."""
+
     header: str
     lines: tuple[tuple[int, str], ...]  # (line number, stripped line)
     number: int
     line: int
 
 
-def _records(path: Path, text: str) -> list[_Record]:
-    records: list[_Record] = []
+def split_records(path: Path, text: str) -> list[FastaRecord]:
+    """The records of a FASTA file's text (text before the first header is an error)."""
+    records: list[FastaRecord] = []
     header: str | None = None
     header_line = 0
     lines: list[tuple[int, str]] = []
@@ -176,7 +185,7 @@ def _records(path: Path, text: str) -> list[_Record]:
         line = raw.strip()
         if raw.startswith(">"):
             if header is not None:
-                records.append(_Record(header, tuple(lines), len(records) + 1, header_line))
+                records.append(FastaRecord(header, tuple(lines), len(records) + 1, header_line))
             header, header_line, lines = raw[1:].rstrip("\r\n"), number, []
         elif header is None:
             if line:
@@ -187,11 +196,12 @@ def _records(path: Path, text: str) -> list[_Record]:
         elif line:
             lines.append((number, line))
     if header is not None:
-        records.append(_Record(header, tuple(lines), len(records) + 1, header_line))
+        records.append(FastaRecord(header, tuple(lines), len(records) + 1, header_line))
     return records
 
 
-def _check_name(path: Path, record: _Record) -> tuple[str, list[str]]:
+def check_name(path: Path, record: FastaRecord) -> tuple[str, list[str]]:
+    """The record's sanitised target name and the notes about it (a renamed name)."""
     where = f"{path}: record {record.number} (line {record.line})"
     if _CONTROL.search(record.header):
         raise InputError(
@@ -213,9 +223,15 @@ def _check_name(path: Path, record: _Record) -> tuple[str, list[str]]:
     return name, warnings
 
 
-def _check_sequence(
-    path: Path, record: _Record, name: str, max_length: int
+def check_sequence(
+    path: Path, record: FastaRecord, name: str, max_length: int
 ) -> tuple[tuple[Chain, ...], list[str]]:
+    """The record's sequence as one checked chain, and the warnings (rare letters).
+
+    Refuses, naming the record: an empty sequence, several ``:``-separated chains (see
+    the module docstring), a character that is no residue letter, only X, DNA or RNA,
+    and more than ``max_length`` residues.
+    """
     where = f"{path}: record '{name}'"
     sequence = "".join(line for _, line in record.lines)
     if not sequence:
@@ -223,18 +239,19 @@ def _check_sequence(
     if CHAIN_SEPARATOR in sequence:
         count = sequence.count(CHAIN_SEPARATOR) + 1
         raise InputError(
-            f"{where} has {count} chains separated by '{CHAIN_SEPARATOR}'; multimer prediction "
-            "is not supported yet: give each chain as its own record to predict them as monomers"
+            f"{where} has {count} chains separated by '{CHAIN_SEPARATOR}'; this reader takes "
+            "single chains: read complexes with `folding inputs check` (read_complexes), or "
+            "give each chain as its own record to predict them as monomers"
         )
     position = 0
     for number, line in record.lines:
         for column, char in enumerate(line, start=1):
             position += 1
             upper = char.upper()
-            if upper in _STANDARD or upper in RARE_LETTERS:
+            if upper in STANDARD_LETTERS or upper in RARE_LETTERS:
                 continue
             shown = repr(char) if not char.isprintable() or char.isspace() else f"'{char}'"
-            hint = _character_hint(char, position, len(sequence))
+            hint = character_hint(char, position, len(sequence))
             raise InputError(
                 f"{where}: invalid character {shown} at residue {position} (line {number}, "
                 f"column {column}); {hint}"
@@ -265,7 +282,8 @@ def _check_sequence(
     return (Chain(sequence),), warnings
 
 
-def _character_hint(char: str, position: int, length: int) -> str:
+def character_hint(char: str, position: int, length: int) -> str:
+    """How to fix a character that is no residue letter (a stop codon, a gap, a digit)."""
     if char == "*":
         if position == length:
             return "remove the trailing '*' (a stop codon)"
@@ -300,7 +318,7 @@ def read_targets(
     seen: dict[str, str] = {}
     for path in [f for p in paths for f in fasta_files(p)]:
         try:
-            records = _records(path, _read_text(path))
+            records = split_records(path, read_fasta_text(path))
             if not records:
                 raise InputError(f"{path}: no '>' record found; give at least one '>name' record")
         except InputError as error:
@@ -310,8 +328,8 @@ def read_targets(
         for record in records:
             source = f"{path}:{record.number}"
             try:
-                name, name_warnings = _check_name(path, record)
-                chains, warnings = _check_sequence(path, record, name, max_length)
+                name, name_warnings = check_name(path, record)
+                chains, warnings = check_sequence(path, record, name, max_length)
                 key = name.lower()
                 if key in seen:
                     raise InputError(

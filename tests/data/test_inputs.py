@@ -59,11 +59,15 @@ BAD_FILES: list[tuple[bytes | str, str]] = [
      f"{GENERIC}"),
     (">a\nmkv@l\n", f"{{f}}: record 'a': invalid character '@' at residue 4 (line 2, column 4); "
      f"{GENERIC}"),
-    (">ab\nMKVL:GGLA\n", "{f}: record 'ab' has 2 chains separated by ':'; multimer prediction "
-     "is not supported yet: give each chain as its own record to predict them as monomers"),
-    (">abc\nMKV:GGL:PPW\n", "{f}: record 'abc' has 3 chains separated by ':'; multimer "
-     "prediction is not supported yet: give each chain as its own record to predict them as "
-     "monomers"),
+    (">ab\nMKVL:GGLA\n>dna\nMKVLA:GATTACAGATTACA\n", "{f}: record 'dna' chain 2 looks like "
+     "DNA (only A, C, G, T, N); this pipeline predicts protein chains: remove the nucleic-acid "
+     "chain"),
+    (">ab\nMKVL:GGLA\n", "{f}: target 'ab' has 8 residues in 2 chains, more than the maximum "
+     "5; predict a smaller sub-complex or raise --max-length"),
+    (">ab\nMKVL:GGLA:\n", "{f}: record 'ab' chain 3 is empty; remove the extra ':' or add the "
+     "chain's sequence"),
+    (">many copies=31\nMKV:GGL:PPW\n", "{f}: target 'many' has 93 chains, more than the 62 the "
+     "multimer model supports (one PDB chain id each); predict it as smaller sub-complexes"),
     (">d\nGATTACA\n", "{f}: record 'd' looks like DNA (only A, C, G, T, N); this pipeline "
      "predicts proteins: give the protein sequence"),
     (">d\nacgtnnacgt\n", "{f}: record 'd' looks like DNA (only A, C, G, T, N); this pipeline "
@@ -74,10 +78,9 @@ BAD_FILES: list[tuple[bytes | str, str]] = [
     (">x\nxx\nx\n", "{f}: record 'x' has only unknown residues (X); give the real sequence"),
     (">a\nMKVLAAGIVLL\n", "{f}: record 'a' is 11 residues long, more than the maximum 10; "
      "split it into domains or raise --max-length"),
-    (">a\nMKV\n>a\nMKL\n", "{f}: record 2 is named 'a' like record 1 of {f} " + DUPLICATE),
-    (">Abc\nMKV\n>aBC desc\nMKL\n", "{f}: record 2 is named 'aBC' like record 1 of {f} "
-     + DUPLICATE),
-    (">a/b\nMKV\n>a_b\nMKL\n", "{f}: record 2 is named 'a_b' like record 1 of {f} " + DUPLICATE),
+    (">a\nMKV\n>b\nMKL\n>A\nMKL\n", "{f}: record 3 is named 'A' like record 1, with other "
+     "records between; list a complex's chains one after another, and give other targets "
+     "their own names"),
     (">a\nMKV\n>b\nMK1\n>c\nGATTACA\n", "{f}: record 'b': invalid character '1' at residue 3 "
      "(line 4, column 3); remove the numbers (residue counts from a GenBank-style listing) "
      "(1 more problem logged above)"),
@@ -101,7 +104,8 @@ def test_bad_input_file(tmp_path, capsys, content, message):
     else:
         path.write_text(content)
     out = tmp_path / "out"
-    code, err = _run(["inputs", "check", "--input", str(path), "--max-length", "10",
+    limit = "5" if "maximum 5;" in message else "10"
+    code, err = _run(["inputs", "check", "--input", str(path), "--max-length", limit,
                       "--output-dir", str(out)], capsys)
     assert code == 2
     assert err.splitlines()[-1] == "folding: error: " + message.format(f=path)
@@ -151,15 +155,13 @@ def test_duplicate_across_files_in_a_folder(tmp_path, capsys):
     assert _nothing_written(out)
 
 
-def test_real_nucleic_acid_and_multichain_queries(shared_data, tmp_path, capsys):
+def test_real_nucleic_acid_queries(shared_data, tmp_path, capsys):
     queries = shared_data / "queries"
     for name, message in [
         ("dna.fasta", "record 'DNA_D' looks like DNA (only A, C, G, T, N); this pipeline "
          "predicts proteins: give the protein sequence (1 more problem logged above)"),
         ("rna.fasta", "record 'test_rna_1' looks like RNA (only A, C, G, U, N); this pipeline "
          "predicts proteins: give the protein sequence"),
-        ("H1065.fasta", f"record 2 is named 'H1065' like record 1 of {queries / 'H1065.fasta'} "
-         + DUPLICATE),
     ]:
         out = tmp_path / name
         code, err = _run(["inputs", "check", "-i", str(queries / name), "-o", str(out)], capsys)
@@ -255,3 +257,40 @@ def test_console_script_exit_status(tmp_path, venv_bin):
     assert done.returncode == 2
     assert done.stderr.splitlines()[-1].startswith("folding: error: ")
     assert not (tmp_path / "out").exists()
+
+
+def test_complexes_are_targets_with_chains(shared_data, tmp_path, capsys):
+    """`folding inputs check` is the one entry point: ':'-separated chains, consecutive
+    records of one name and copies=N make complexes; monomers stay as they were."""
+    path = tmp_path / "in.fasta"
+    path.write_text(">ab\nMKVL:GGLA\n>mono\nMKVLAAGIVG\n>a2 copies=2 homodimer\nmkvl\n"
+                    ">h\nMKVLA\n>H second chain\nGGSSA\n")
+    out = tmp_path / "out"
+    code, err = _run(["inputs", "check", "-i", str(path), "-i",
+                      str(shared_data / "queries" / "H1065.fasta"), "-o", str(out)], capsys)
+    assert code == 0, err
+    summary = json.loads((out / "targets.json").read_text())
+    by_name = {t["name"]: t for t in summary["targets"]}
+    assert list(by_name) == ["ab", "mono", "a2", "h", "H1065"]
+    assert by_name["ab"]["chains"] == [
+        {"chain_id": "A", "entity_id": 1, "length": 4, "sequence": "MKVL"},
+        {"chain_id": "B", "entity_id": 2, "length": 4, "sequence": "GGLA"}]
+    assert by_name["ab"]["num_chains"] == 2 and by_name["ab"]["length"] == 8
+    assert by_name["mono"]["chains"] == [
+        {"chain_id": "A", "entity_id": 1, "length": 10, "sequence": "MKVLAAGIVG"}]
+    assert [(c["chain_id"], c["entity_id"]) for c in by_name["a2"]["chains"]] == [
+        ("A", 1), ("B", 1)]
+    assert (out / "a2.fasta").read_text() == ">a2 homodimer\nMKVL:MKVL\n"
+    assert by_name["h"]["sequence"] == "MKVLA:GGSSA"
+    assert [c["length"] for c in by_name["H1065"]["chains"]] == [127, 98]
+    # Check only: name, total length, source and the chain lengths.
+    assert main(["inputs", "check", "-i", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == f"ab\t8\t{path}:1\t4+4" and lines[1] == f"mono\t10\t{path}:2\t10"
+    # --max-chains bounds the chains of a complex.
+    code, err = _run(["inputs", "check", "-i", str(path), "--max-chains", "1",
+                      "-o", str(tmp_path / "o2")], capsys)
+    assert code == 2 and err.splitlines()[-1] == (
+        f"folding: error: {path}: target 'ab' has 2 chains, more than the 1 allowed "
+        "(--max-chains); predict it as smaller sub-complexes (2 more problems logged above)")
+    assert not (tmp_path / "o2").exists()

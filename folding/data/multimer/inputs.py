@@ -36,22 +36,22 @@ from pathlib import Path
 from folding.data.multimer.chains import MAX_CHAINS
 from folding.errors import InputError
 from folding.inputs import (
-    _STANDARD,
     CHAIN_SEPARATOR,
     DEFAULT_MAX_LENGTH,
     RARE_LETTERS,
+    STANDARD_LETTERS,
     Chain,
     CheckedInputs,
+    FastaRecord,
     Rejected,
     Target,
-    _character_hint,
-    _check_name,
-    _check_sequence,
-    _read_text,
-    _Record,
-    _records,
+    character_hint,
+    check_name,
+    check_sequence,
     fasta_files,
+    read_fasta_text,
     sanitise_name,
+    split_records,
 )
 
 logger = logging.getLogger(__name__)
@@ -70,7 +70,7 @@ class _Piece:
         return "".join(text for _, _, text in self.lines)
 
 
-def _split_chains(record: _Record) -> list[_Piece]:
+def _split_chains(record: FastaRecord) -> list[_Piece]:
     pieces: list[list[tuple[int, int, str]]] = [[]]
     for number, line in record.lines:
         column = 1
@@ -83,7 +83,7 @@ def _split_chains(record: _Record) -> list[_Piece]:
     return [_Piece(tuple(p)) for p in pieces]
 
 
-def _copies(path: Path, record: _Record, name: str, max_chains: int) -> int:
+def _copies(path: Path, record: FastaRecord, name: str, max_chains: int) -> int:
     found = [m.group(1) for word in record.header.split()[1:] if (m := _COPIES.match(word))]
     if not found:
         return 1
@@ -104,17 +104,17 @@ def _check_letters(path: Path, name: str, label: str, piece: _Piece) -> None:
         for offset, char in enumerate(text):
             position += 1
             upper = char.upper()
-            if upper in _STANDARD or upper in RARE_LETTERS:
+            if upper in STANDARD_LETTERS or upper in RARE_LETTERS:
                 continue
             shown = repr(char) if not char.isprintable() or char.isspace() else f"'{char}'"
-            hint = _character_hint(char, position, len(piece.sequence))
+            hint = character_hint(char, position, len(piece.sequence))
             raise InputError(
                 f"{path}: record '{name}'{label}: invalid character {shown} at residue "
                 f"{position} (line {number}, column {start + offset}); {hint}"
             )
 
 
-def _check_chain(path: Path, record: _Record, name: str, piece: _Piece, number: int | None,
+def _check_chain(path: Path, record: FastaRecord, name: str, piece: _Piece, number: int | None,
                  max_length: int) -> tuple[Chain, list[str]]:
     """A chain through the monomer checks; ``number`` names it in messages (None: the only one)."""
     label = f" chain {number}" if number is not None else ""
@@ -125,9 +125,9 @@ def _check_chain(path: Path, record: _Record, name: str, piece: _Piece, number: 
         )
     _check_letters(path, name, label, piece)
     lines = tuple((line, text) for line, _, text in piece.lines)
-    single = _Record(record.header, lines, record.number, record.line)
+    single = FastaRecord(record.header, lines, record.number, record.line)
     try:
-        chains, warnings = _check_sequence(path, single, name, max_length)
+        chains, warnings = check_sequence(path, single, name, max_length)
     except InputError as error:
         message = str(error).replace(f"record '{name}'", f"record '{name}'{label}", 1)
         if label and "looks like" in message:
@@ -162,7 +162,7 @@ class _Group:
     """The records of one target, before they are checked."""
 
     name: str
-    records: list[_Record]
+    records: list[FastaRecord]
     name_warnings: list[str]
 
     @property
@@ -175,14 +175,14 @@ def _description(header: str) -> str:
     return " ".join(w for w in header.split() if not _COPIES.match(w))
 
 
-def _group_records(path: Path, records: list[_Record], one_complex_per_file: bool,
+def _group_records(path: Path, records: list[FastaRecord], one_complex_per_file: bool,
                    rejected: list[Rejected]) -> list[_Group]:
     groups: list[_Group] = []
     if one_complex_per_file:
         groups.append(_Group(sanitise_name(path.stem), [], []))
     for record in records:
         try:
-            name, warnings = _check_name(path, record)
+            name, warnings = check_name(path, record)
             if one_complex_per_file:
                 group = groups[0]
             elif groups and groups[-1].name.lower() == name.lower():
@@ -262,7 +262,7 @@ def read_complexes(
     seen: dict[str, str] = {}
     for path in [f for p in paths for f in fasta_files(p)]:
         try:
-            records = _records(path, _read_text(path))
+            records = split_records(path, read_fasta_text(path))
             if not records:
                 raise InputError(f"{path}: no '>' record found; give at least one '>name' record")
         except InputError as error:
@@ -275,9 +275,10 @@ def read_complexes(
                 target = _target(path, group, max_length, max_chains, one_complex_per_file)
                 key = target.name.lower()
                 if key in seen:
+                    what = "record" if target.is_monomer else "target"  # monomers: as ever
                     raise InputError(
                         f"{path}: record {group.number} is named '{target.name}' like "
-                        f"{seen[key]} (names are compared ignoring case); give each target a "
+                        f"{seen[key]} (names are compared ignoring case); give each {what} a "
                         "unique name"
                     )
             except InputError as error:
