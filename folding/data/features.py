@@ -27,6 +27,22 @@ earlier row of any of them is dropped, the query stays first. This is DeepMind's
 AlphaFold; the PyPI reference fork has the deduplication commented out
 (``tests/data/test_features_parity.py`` restores it on the reference's output).
 
+**ColabFold's MSAs.** A folder holding none of AlphaFold's MSA files but ColabFold's
+(``uniref.a3m`` and, when the environmental search ran, ``bfd.mgnify30.metaeuk30.smag30.a3m``,
+from ``folding search --tool mmseqs2|server``, ``colabfold_search`` or a ColabFold MSA
+server) is read as ColabFold reads it (``colabfold.batch``: ``run_mmseqs2`` joins the two
+A3Ms, ``build_monomer_feature`` parses the result with ``parse_a3m`` and calls
+``make_msa_features``): every row of ``uniref.a3m``, then every row of the environmental
+A3M (whose own first record, the query again, becomes a row), no row limit, deletions
+from the lower-case insertions. We then deduplicate as AlphaFold's ``make_msa_features``
+does, so the environmental A3M's query copy and any sequence both searches found appear
+once; ColabFold runs on the PyPI fork without that deduplication, so its model sees those
+rows twice: :func:`raw_features` with ``deduplicate=False`` (``folding features
+--keep-duplicate-rows``) gives ColabFold's MSA exactly, row for row
+(``tests/data/test_features_colabfold.py`` checks both against the fork's functions).
+Species identifiers stay empty for ColabFold's rows (``UniRef100_...`` and
+metagenomic names carry no UniProt mnemonic), as in ColabFold.
+
 On disk (``folding features --output RAW.npz``) the string features are stored as
 fixed-width bytes, so the file loads without pickle; :func:`load_raw_npz` turns them back
 into AlphaFold's object arrays.
@@ -60,9 +76,17 @@ MSA_FILES: tuple[tuple[tuple[str, ...], int | None], ...] = (
     (("bfd_uniref_hits.a3m", "bfd_uniclust_hits.a3m", "small_bfd_hits.sto"), None),
     (("mgnify_hits.sto",), 501),
 )
+#: ColabFold's MSA files (MMseqs2 search or MSA server), in the order it joins them; read
+#: whole, when a folder holds none of :data:`MSA_FILES`.
+COLABFOLD_MSA_FILES: tuple[str, ...] = ("uniref.a3m", "bfd.mgnify30.metaeuk30.smag30.a3m")
 #: Template hit files, in the order they are looked for: hhsearch output (AlphaFold 2.3's
-#: monomer name, then 2.0-2.2's), then hmmsearch output (AlphaFold 2.3's multimer search).
-TEMPLATE_HIT_FILES: tuple[str, ...] = ("pdb_hits.hhr", "pdb70_hits.hhr", "pdb_hits.sto")
+#: monomer name, then 2.0-2.2's), then hmmsearch output (AlphaFold 2.3's multimer search),
+#: then ColabFold's MMseqs2 hits (searched again with hhsearch, as ColabFold does).
+TEMPLATE_HIT_FILES: tuple[str, ...] = ("pdb_hits.hhr", "pdb70_hits.hhr", "pdb_hits.sto",
+                                       "pdb70.m8")
+#: Where an MSA folder is read from: AlphaFold's files, ColabFold's, or whichever it holds
+#: (AlphaFold's first).
+MSA_LAYOUTS = ("auto", "alphafold", "colabfold")
 #: Features that hold strings (object arrays of bytes in AlphaFold's dict).
 STRING_FEATURES = frozenset({
     "domain_name", "sequence", "msa_species_identifiers", "template_domain_names",
@@ -141,11 +165,24 @@ class MsaFile:
     max_rows: int | None
 
 
-def find_msa_files(msa_dir: str | os.PathLike[str]) -> list[MsaFile]:
-    """The precomputed MSA files of ``msa_dir`` that AlphaFold reads, in merge order."""
+def find_msa_files(msa_dir: str | os.PathLike[str], layout: str = "auto") -> list[MsaFile]:
+    """The precomputed MSA files of ``msa_dir``, in merge order.
+
+    ``layout``: ``alphafold`` reads AlphaFold's files (:data:`MSA_FILES`), ``colabfold``
+    ColabFold's (:data:`COLABFOLD_MSA_FILES`), ``auto`` AlphaFold's when the folder holds
+    any of them, else ColabFold's.
+    """
     folder = Path(msa_dir)
     if not folder.is_dir():
         raise InputError(f"MSA folder {folder} not found; run the MSA search first")
+    if layout not in MSA_LAYOUTS:
+        raise InputError(f"unknown MSA layout {layout!r}; choose one of {', '.join(MSA_LAYOUTS)}")
+    alphafold_names = [name for names, _ in MSA_FILES for name in names]
+    if layout == "colabfold" or (
+        layout == "auto" and not any((folder / name).is_file() for name in alphafold_names)
+        and (folder / COLABFOLD_MSA_FILES[0]).is_file()
+    ):
+        return find_colabfold_msa_files(folder)
     found = []
     for names, max_rows in MSA_FILES:
         for name in names:
@@ -157,6 +194,22 @@ def find_msa_files(msa_dir: str | os.PathLike[str]) -> list[MsaFile]:
     if not found:
         expected = ", ".join(name for names, _ in MSA_FILES for name in names)
         raise InputError(f"MSA folder {folder} holds none of {expected}; run the MSA search first")
+    return found
+
+
+def find_colabfold_msa_files(msa_dir: str | os.PathLike[str]) -> list[MsaFile]:
+    """ColabFold's A3Ms in ``msa_dir``: ``uniref.a3m`` (required), then the environmental
+    A3M when present; every row is read."""
+    folder = Path(msa_dir)
+    first, env = (folder / name for name in COLABFOLD_MSA_FILES)
+    if not first.is_file():
+        raise InputError(f"MSA folder {folder} holds no {first.name} (ColabFold's UniRef MSA); "
+                         "run the MSA search first (msa_mode mmseqs2 or server)")
+    found = [MsaFile(first, None)]
+    if env.is_file():
+        found.append(MsaFile(env, None))
+    else:
+        logger.info("%s: no %s; the UniRef MSA alone is used", folder, env.name)
     return found
 
 
@@ -185,11 +238,16 @@ def read_msas(files: Sequence[MsaFile], sequence: str) -> list[Msa]:
 
 
 def raw_features(
-    sequence: str, description: str, msas: Sequence[Msa], templates: Mapping[str, np.ndarray]
+    sequence: str, description: str, msas: Sequence[Msa], templates: Mapping[str, np.ndarray],
+    deduplicate: bool = True,
 ) -> FeatureDict:
-    """The whole raw feature dict: sequence, merged MSA and template features."""
-    msa = msa_features(msas)
-    logger.info("MSA: %d rows after deduplication of %d", msa["num_alignments"][0],
+    """The whole raw feature dict: sequence, merged MSA and template features.
+
+    ``deduplicate=False`` keeps repeated rows (ColabFold's MSA, see the module docstring).
+    """
+    msa = msa_features(msas, deduplicate=deduplicate)
+    logger.info("MSA: %d rows %s of %d", msa["num_alignments"][0],
+                "after deduplication" if deduplicate else "(duplicates kept)",
                 sum(len(m) for m in msas))
     return {**sequence_features(sequence, description), **msa, **templates}
 

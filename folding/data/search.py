@@ -18,6 +18,10 @@ env           mmseqs2,   ``bfd.mgnify30.metaeuk30.smag30.a3m``   all         A3M
               server
 ============  =========  ======================================  ==========  ============
 
+A server search with templates (``--templates``) also keeps the server's template hits
+``pdb70.m8`` and the templates it sent, ``templates_101/`` (mmCIF files and their HH-suite
+database), as ColabFold lays them out; ``folding templates search --m8`` searches them.
+
 Stockholm outputs are truncated to the maximum the way AlphaFold truncates them before it
 writes them (:func:`folding.data.parsers.truncate_stockholm`). Every output is written
 atomically, checked by parsing it (its first row must be the query) and described in a
@@ -223,34 +227,55 @@ def search_mmseqs2(
 
 def search_server(
     query: Path, url: str, output_dir: Path, use_env: bool = True, use_filter: bool = True,
-    poll_seconds: float = 5.0, timeout_seconds: float = 3600.0,
+    poll_seconds: float = 5.0, timeout_seconds: float = 3600.0, use_templates: bool = False,
 ) -> list[SearchOutcome]:
-    """Ask a ColabFold-compatible MSA server -> ``uniref.a3m`` (and the environmental A3M)."""
-    from folding.data.tools.msa_server import ServerSettings, fetch_msas
+    """Ask a ColabFold-compatible MSA server -> ``uniref.a3m`` (and the environmental A3M;
+    with ``use_templates`` also ``pdb70.m8`` and ``templates_101/``)."""
+    from folding.data.tools.msa_server import M8, TEMPLATE_DIR, ServerSettings, fetch_msas
 
     _, sequence = read_query_sequence(query)
     output_dir.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     settings = ServerSettings(url=url, use_env=use_env, use_filter=use_filter,
-                              poll_seconds=poll_seconds, timeout_seconds=timeout_seconds)
+                              use_templates=use_templates, poll_seconds=poll_seconds,
+                              timeout_seconds=timeout_seconds)
     with tempfile.TemporaryDirectory(dir=output_dir, prefix=".server.") as tmp:
         report = fetch_msas(sequence, settings, Path(tmp))
-        produced = dict(report.files)
+        produced = {k: v for k, v in report.files.items() if k != "m8"}
         details = {"server": url, "mode": report.mode, "ticket": report.ticket,
                    "settings": asdict(settings)}
+        if use_templates:
+            _check_a3ms(produced, "server", sequence, output_dir)
+            details["templates"] = list(report.templates)
+            # the template folder first, the hit file next, the MSAs (and records) last:
+            # a search stopped half-way leaves no uniref.a3m.json that looks finished
+            stale = output_dir / TEMPLATE_DIR
+            if stale.exists():
+                shutil.rmtree(stale)
+            if report.template_dir is not None:
+                report.template_dir.rename(stale)
+            with atomic_path(output_dir / M8) as part:
+                shutil.copyfile(report.files["m8"], part)
         return _store_a3ms(produced, "server", sequence, output_dir, start, details)
 
 
-def _store_a3ms(
-    produced: dict[str, Path], tool: str, sequence: str, output_dir: Path, start: float,
-    details: dict[str, Any],
-) -> list[SearchOutcome]:
+def _check_a3ms(
+    produced: dict[str, Path], tool: str, sequence: str, output_dir: Path
+) -> list[tuple[str, Path, Path, int]]:
     checked = []
     for db_name, path in produced.items():
         final = output_dir / OUTPUTS[db_name].file_name
         msa = parse_a3m(path.read_text(errors="replace"), source=f"{tool} output {final.name}")
         _check_query_row(final, sequence, msa.query)
         checked.append((db_name, path, final, len(msa)))
+    return checked
+
+
+def _store_a3ms(
+    produced: dict[str, Path], tool: str, sequence: str, output_dir: Path, start: float,
+    details: dict[str, Any],
+) -> list[SearchOutcome]:
+    checked = _check_a3ms(produced, tool, sequence, output_dir)
     outcomes = []
     for db_name, path, final, rows in checked:
         with atomic_path(final) as tmp:

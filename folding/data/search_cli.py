@@ -21,8 +21,9 @@ target's MSA folder; every output is written atomically with a ``<file>.json`` r
 
     # a ColabFold-compatible MSA server
     folding search --tool server --query Q.fasta --server-url URL [--no-env] \\
-        [--no-filter] --output-dir MSAS
+        [--no-filter] [--templates] --output-dir MSAS
         # -> MSAS/uniref.a3m [and MSAS/bfd.mgnify30.metaeuk30.smag30.a3m]
+        #    [--templates: MSAS/pdb70.m8 and MSAS/templates_101/, ColabFold's layout]
 
 Exit status 0 on success; 2 for bad input, 3 for a missing database or program, 4 when a
 tool fails, each with a one-line ``folding: error: ...`` on stderr and no output file.
@@ -62,6 +63,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="server: UniRef only, without the environmental databases")
     parser.add_argument("--no-filter", action="store_true",
                         help="server: ask for the unfiltered MSA")
+    parser.add_argument("--templates", action="store_true",
+                        help="server: also fetch the template hits (pdb70.m8) and the "
+                        "templates they name (templates_101/)")
     parser.add_argument("--poll-seconds", type=float, default=5.0, metavar="S",
                         help="server: seconds between status checks")
     parser.add_argument("--timeout", type=float, default=3600.0, metavar="S",
@@ -78,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError("--tool server needs --server-url URL (the MSA server's address)")
         search.search_server(args.query, args.server_url, args.output_dir,
                              use_env=not args.no_env, use_filter=not args.no_filter,
-                             poll_seconds=args.poll_seconds, timeout_seconds=args.timeout)
+                             poll_seconds=args.poll_seconds, timeout_seconds=args.timeout,
+                             use_templates=args.templates)
         return 0
     if not args.database:
         raise InputError(f"--tool {args.tool} needs --database PATH")

@@ -6,109 +6,21 @@ import io
 import json
 import re
 import tarfile
-import threading
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from http.server import ThreadingHTTPServer
 
 import pytest
+from colabfold_server import ENV, Handler, running_server
 
 from folding.cli import main
 from folding.data.parsers import parse_a3m, parse_fasta
 from folding.data.tools.msa_server import ServerSettings, fetch_msas
 from folding.errors import InputError, ToolError
 
-ENV = "bfd.mgnify30.metaeuk30.smag30.a3m"
-
-
-class FakeColabFoldServer(ThreadingHTTPServer):
-    """Speaks ColabFold's MSA API and answers with the real P61626 ColabFold A3Ms.
-
-    ``script`` lists, per request path kind, the statuses to answer in turn; ``archive``
-    can be replaced to send something else. Every request is recorded.
-    """
-
-    daemon_threads = True
-
-    def __init__(self, data: Path) -> None:
-        super().__init__(("127.0.0.1", 0), Handler)
-        self.data = data
-        self.requests: list[tuple[str, str, dict]] = []
-        self.submit_statuses = ["PENDING"]
-        self.poll_statuses = ["RUNNING", "COMPLETE"]
-        self.archive: bytes | None = None
-        self.fail_with: int | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
-
-    def build_archive(self, mode: str) -> bytes:
-        names = ["uniref.a3m", "pdb70.m8"] + ([ENV] if mode.startswith("env") else [])
-        buffer = io.BytesIO()
-        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-            for name in names:
-                tar.add(self.data / name, arcname=name)
-        return buffer.getvalue()
-
-
-class Handler(BaseHTTPRequestHandler):
-    server: FakeColabFoldServer
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-    def _send(self, body: bytes, code: int = 200, kind: str = "application/json") -> None:
-        self.send_response(code)
-        self.send_header("Content-Type", kind)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def _json(self, obj) -> None:
-        self._send(json.dumps(obj).encode())
-
-    def do_POST(self):
-        length = int(self.headers.get("Content-Length", 0))
-        form = dict(urllib.parse.parse_qsl(self.rfile.read(length).decode()))
-        self.server.requests.append(("POST", self.path, form))
-        if self.server.fail_with:
-            self._send(b"oops", self.server.fail_with, "text/plain")
-            return
-        if self.path != "/ticket/msa":
-            self._send(b"not found", 404, "text/plain")
-            return
-        self.server.mode = form["mode"]
-        status = self.server.submit_statuses.pop(0) if len(self.server.submit_statuses) > 1 \
-            else self.server.submit_statuses[0]
-        reply = {"status": status}
-        if status not in ("RATELIMIT", "UNKNOWN"):
-            reply["id"] = "ticket-1"
-        self._json(reply)
-
-    def do_GET(self):
-        self.server.requests.append(("GET", self.path, {}))
-        if self.path == "/ticket/ticket-1":
-            statuses = self.server.poll_statuses
-            self._json({"id": "ticket-1",
-                        "status": statuses.pop(0) if len(statuses) > 1 else statuses[0]})
-        elif self.path == "/result/download/ticket-1":
-            body = self.server.archive or self.server.build_archive(self.server.mode)
-            self._send(body, kind="application/gzip")
-        else:
-            self._send(b"not found", 404, "text/plain")
-
 
 @pytest.fixture
 def server(shared_data):
-    srv = FakeColabFoldServer(shared_data / "alignments/P61626_colabfold")
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield srv
-    srv.shutdown()
-    srv.server_close()
-    thread.join()
+    with running_server(shared_data / "alignments/P61626_colabfold") as srv:
+        yield srv
 
 
 @pytest.fixture
@@ -220,3 +132,53 @@ def test_search_cli_rejects_alignment_of_another_target(server, shared_data, tmp
     assert code == 2
     assert "its first row is not the query sequence" in capsys.readouterr().err
     assert not any(p.name.endswith((".a3m", ".json")) for p in out.iterdir())
+
+
+def test_fetch_templates(server, lysozyme, shared_data, tmp_path):
+    report = fetch_msas(lysozyme, _settings(server, use_templates=True), tmp_path)
+    real = shared_data / "alignments/P61626_colabfold"
+    assert report.files["m8"].read_bytes() == (real / "pdb70.m8").read_bytes()
+    first20 = [line.split("\t")[1] for line in (real / "pdb70.m8").read_text().splitlines()[:20]]
+    assert server.template_requests == [first20]  # ColabFold's TMPL[:20]
+    assert list(report.templates) == first20 and report.template_dir == tmp_path / "templates_101"
+    folder = report.template_dir
+    assert sorted(p.name for p in folder.glob("*.cif")) == sorted(
+        p.name for p in (real / "templates_101").glob("*.cif"))
+    # completed as ColabFold completes it: cs219 index = a3m index, empty cs219 data
+    assert (folder / "pdb70_cs219.ffindex").read_text() == \
+        (folder / "pdb70_a3m.ffindex").read_text()
+    assert (folder / "pdb70_cs219.ffdata").stat().st_size == 0
+
+
+def test_no_template_hit_no_template_request(shared_data, tmp_path):
+    folder = shared_data / "alignments/A0A024R1R8_colabfold"
+    sequence = parse_fasta((shared_data / "queries/A0A024R1R8.fasta").read_text())[0].sequence
+    with running_server(folder) as srv:
+        report = fetch_msas(sequence, _settings(srv, use_templates=True), tmp_path)
+        assert srv.template_requests == []
+    assert report.templates == () and report.template_dir is None
+    assert report.files["m8"].read_text() == ""
+
+
+def test_search_cli_with_templates(server, shared_data, tmp_path, capsys):
+    out = tmp_path / "msas"
+    code = main(["search", "--tool", "server", "--query", str(shared_data / "queries/P61626.fasta"),
+                 "--server-url", server.url, "--output-dir", str(out), "--poll-seconds", "0.01",
+                 "--templates"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        ["uniref.a3m", "uniref.a3m.json", ENV, ENV + ".json", "pdb70.m8", "templates_101"])
+    assert len(list((out / "templates_101").glob("*.cif"))) == 20
+    record = json.loads((out / "uniref.a3m.json").read_text())
+    assert len(record["templates"]) == 20 and record["settings"]["use_templates"] is True
+
+
+def test_bad_template_archive_leaves_nothing(server, shared_data, tmp_path, capsys):
+    server.template_archive = b"not a tarball"
+    out = tmp_path / "msas"
+    code = main(["search", "--tool", "server", "--query", str(shared_data / "queries/P61626.fasta"),
+                 "--server-url", server.url, "--output-dir", str(out), "--poll-seconds", "0.01",
+                 "--templates"])
+    assert code == 4
+    assert "sent templates that are not a tar.gz archive" in capsys.readouterr().err
+    assert [p.name for p in out.iterdir()] == []

@@ -9,9 +9,16 @@ The protocol, as ColabFold's ``run_mmseqs2`` speaks it:
    ``GET <url>/ticket/<id>``; ``RATELIMIT`` on submission means submit again later;
    ``ERROR`` and ``MAINTENANCE`` are failures;
 3. on ``COMPLETE``: ``GET <url>/result/download/<id>``, a ``tar.gz`` holding ``uniref.a3m``
-   and, in the ``env`` modes, ``bfd.mgnify30.metaeuk30.smag30.a3m`` (NUL-terminated A3Ms).
+   and, in the ``env`` modes, ``bfd.mgnify30.metaeuk30.smag30.a3m`` (NUL-terminated A3Ms),
+   and ``pdb70.m8`` (the query's template hits, an MMseqs2 search of PDB70);
+4. with templates: ``GET <url>/template/<id>,<id>,...`` with the targets of the first 20
+   lines of ``pdb70.m8`` (``1abc_A``), a ``tar.gz`` of their mmCIF files and an HH-suite
+   database of their profiles (``pdb70_a3m.ffdata/.ffindex``), unpacked into
+   ``templates_101/`` and completed as ColabFold completes it (``pdb70_cs219.ffindex``, a
+   copy of the a3m index, and an empty ``pdb70_cs219.ffdata``). No hit, no request.
 
-Only those members are taken from the archive (no paths, no links). The server is whatever
+Only those members are taken from the archives (plain files with the expected names; no
+paths, no links). The server is whatever
 URL the user gives (their own server, or ColabFold's public one under its terms of use);
 nothing is sent anywhere else. Network failures are retried a few times, then reported in
 one line.
@@ -22,6 +29,8 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
+import shutil
 import tarfile
 import time
 import urllib.error
@@ -39,6 +48,11 @@ logger = logging.getLogger(__name__)
 
 UNIREF_A3M = "uniref.a3m"
 ENV_A3M = "bfd.mgnify30.metaeuk30.smag30.a3m"
+M8 = "pdb70.m8"
+#: The query's id in the submission, and so the name of its template folder.
+QUERY_ID = "101"
+TEMPLATE_DIR = f"templates_{QUERY_ID}"
+_TEMPLATE_MEMBER = re.compile(r"^(?:[0-9a-z]{4}\.cif|pdb70_(?:a3m|hhm|cs219)\.ff(?:data|index))$")
 _WAITING = ("PENDING", "RUNNING", "UNKNOWN")
 
 
@@ -47,6 +61,7 @@ class ServerSettings:
     url: str
     use_env: bool = True
     use_filter: bool = True
+    use_templates: bool = False
     poll_seconds: float = 5.0
     timeout_seconds: float = 3600.0
     retries: int = 5  # network errors and RATELIMIT replies tolerated in a row
@@ -64,8 +79,10 @@ class ServerSettings:
 class ServerReport:
     ticket: str
     mode: str
-    files: dict[str, Path] = field(default_factory=dict)  # "uniref"/"env" -> A3M path
+    files: dict[str, Path] = field(default_factory=dict)  # "uniref"/"env"/"m8" -> path
     seconds: float = 0.0
+    templates: tuple[str, ...] = ()  # the template ids fetched (first 20 m8 hit lines)
+    template_dir: Path | None = None  # where they were unpacked (None: no template hit)
 
 
 class _Client:
@@ -147,7 +164,7 @@ def fetch_msas(sequence: str, settings: ServerSettings, output_dir: Path) -> Ser
             )
         time.sleep(settings.poll_seconds)
 
-    query = {"q": f">101\n{sequence}\n", "mode": settings.mode}
+    query = {"q": f">{QUERY_ID}\n{sequence}\n", "mode": settings.mode}
     reply = client.json("ticket/msa", query)
     limited = 0
     while reply["status"] in ("RATELIMIT", "UNKNOWN"):
@@ -174,8 +191,57 @@ def fetch_msas(sequence: str, settings: ServerSettings, output_dir: Path) -> Ser
     wanted = {UNIREF_A3M: "uniref"}
     if settings.use_env:
         wanted[ENV_A3M] = "env"
+    if settings.use_templates:
+        wanted[M8] = "m8"
     files = _extract(client.url, archive, wanted, output_dir)
-    return ServerReport(ticket, settings.mode, files, time.monotonic() - start)
+    ids: tuple[str, ...] = ()
+    template_dir = None
+    if settings.use_templates:
+        ids, template_dir = _fetch_templates(client, files["m8"], output_dir)
+    return ServerReport(ticket, settings.mode, files, time.monotonic() - start, ids,
+                        template_dir)
+
+
+def _fetch_templates(
+    client: _Client, m8: Path, output_dir: Path
+) -> tuple[tuple[str, ...], Path | None]:
+    """Fetch the templates of the first 20 hit lines of ``m8`` into ``templates_101/``."""
+    from folding.data.templates.m8 import parse_m8, template_ids
+
+    hits = parse_m8(m8.read_text(errors="replace"), f"MSA server {client.url} {M8}")
+    ids = template_ids(hits, QUERY_ID)
+    if not ids:
+        logger.info("MSA server %s: no template hit", client.url)
+        return (), None
+    line = urllib.parse.quote(",".join(ids), safe=",")
+    archive = client.request(f"template/{line}")
+    folder = output_dir / TEMPLATE_DIR
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    count = 0
+    try:
+        with tarfile.open(fileobj=io.BytesIO(archive), mode="r:*") as tar:
+            for member in tar.getmembers():
+                name = Path(member.name).name
+                if not member.isfile() or not _TEMPLATE_MEMBER.match(name):
+                    continue
+                handle = tar.extractfile(member)
+                assert handle is not None
+                write_bytes(folder / name, handle.read())
+                count += name.endswith(".cif")
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise ToolError(f"MSA server {client.url} sent templates that are not a tar.gz archive "
+                        f"({error}); try again, or run without templates") from error
+    if not (folder / "pdb70_a3m.ffindex").is_file() or not count:
+        raise ToolError(f"MSA server {client.url} sent templates without mmCIF files or "
+                        "pdb70_a3m.ffindex; try again, or run without templates")
+    if not (folder / "pdb70_cs219.ffindex").is_file():
+        shutil.copyfile(folder / "pdb70_a3m.ffindex", folder / "pdb70_cs219.ffindex")
+    if not (folder / "pdb70_cs219.ffdata").is_file():
+        write_bytes(folder / "pdb70_cs219.ffdata", b"")
+    logger.info("MSA server %s: %d templates (%d mmCIF files)", client.url, len(ids), count)
+    return ids, folder
 
 
 def _extract(url: str, archive: bytes, wanted: dict[str, str], output_dir: Path) -> dict[str, Path]:
@@ -196,6 +262,7 @@ def _extract(url: str, archive: bytes, wanted: dict[str, str], output_dir: Path)
                         f"({error}); try again") from error
     missing = [name for name, key in wanted.items() if key not in found]
     if missing:
+        hint = "; run without templates" if missing == [M8] else ""
         raise ToolError(f"MSA server {url} sent a result without {', '.join(missing)}; "
-                        "the server may not support this mode")
+                        f"the server may not support this mode{hint}")
     return found
