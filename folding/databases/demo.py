@@ -14,6 +14,10 @@ checkout):
 * ``mgnify/mgy_clusters_2022_05.fa``: the MGnify hits of those runs;
 * ``small_bfd/bfd-first_non_consensus_sequences.fasta``: the sequences of their BFD and
   environmental A3M hits;
+* ``uniprot/uniprot.fasta``: real UniProt entries for AlphaFold-Multimer's pairing search:
+  ``sequences/uniprot_500.fasta`` and the UniProt hits of AlphaFold's jackhmmer runs on the
+  example proteins and complex chains (``alignments/*/uniprot_hits.sto``), named as UniProt
+  names them (``tr|A0A0K0ME10|A0A0K0ME10_9STAP``: the species pairs rows across chains);
 * ``pdb_seqres/pdb_seqres.txt`` and ``pdb_mmcif/`` (61 PDB entries): copied from
   ``templates/``.
 
@@ -92,6 +96,11 @@ def build_demo(root: str | Path, source: str | Path | None = None) -> DemoBuild:
         alignments.glob("*/*/bfd_*_hits.a3m")) + sorted(alignments.glob("*/bfd.*.a3m"))
     entries.append(_write_fasta(manifest, root, "small_bfd", _a3m_records(bfd_files)))
 
+    uniprot = list(_sequence_files(source / "sequences", ("uniprot_500.fasta",)))
+    uniprot += _stockholm_records(sorted(alignments.glob("*/uniprot_hits.sto")) + sorted(
+        alignments.glob("*/*/uniprot_hits.sto")), strip_range=True)
+    entries.append(_write_fasta(manifest, root, "uniprot", uniprot))
+
     seqres = root / "pdb_seqres" / "pdb_seqres.txt"
     _copy(source / "templates" / "pdb_seqres" / "pdb_seqres.txt", seqres)
     _record(manifest, root, "pdb_seqres", [seqres], source)
@@ -162,11 +171,15 @@ def _clean(sequence: str) -> str:
     return "".join(c for c in sequence.upper() if c.isalpha())
 
 
-def _sequence_files(folder: Path) -> Iterator[tuple[str, str]]:
-    """Records of every sequence file in ``folder`` (FASTA, or UniProt flat files)."""
+def _sequence_files(folder: Path, names: Iterable[str] | None = None
+                    ) -> Iterator[tuple[str, str]]:
+    """Records of every sequence file in ``folder`` (FASTA, or UniProt flat files), or of
+    the files ``names`` there."""
     from folding.data.parsers.fasta import parse_fasta
 
-    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+    paths = [folder / name for name in names] if names is not None else \
+        [p for p in folder.iterdir() if p.is_file()]
+    for path in sorted(paths):
         text = path.read_text(errors="replace")
         if text.startswith(">"):
             for record in parse_fasta(text):
@@ -191,8 +204,10 @@ def _swiss_records(text: str) -> Iterator[tuple[str, str]]:
             chunks.append(line)
 
 
-def _stockholm_records(paths: Iterable[Path]) -> list[tuple[str, str]]:
-    """Full hit sequences (all columns, gaps removed) of Stockholm files, query rows skipped."""
+def _stockholm_records(paths: Iterable[Path], strip_range: bool = False
+                       ) -> list[tuple[str, str]]:
+    """Full hit sequences (all columns, gaps removed) of Stockholm files, query rows skipped;
+    ``strip_range`` names them without jackhmmer's ``/start-end`` suffix."""
     records: list[tuple[str, str]] = []
     for path in paths:
         rows: dict[str, list[str]] = {}
@@ -205,7 +220,8 @@ def _stockholm_records(paths: Iterable[Path]) -> list[tuple[str, str]]:
                     rows.setdefault(parts[0], []).append(parts[1])
         names = list(rows)
         for name in names[1:]:  # the first row is the query
-            records.append((name, _clean("".join(rows[name]))))
+            identifier = name.partition("/")[0] if strip_range else name
+            records.append((identifier, _clean("".join(rows[name]))))
     return records
 
 
