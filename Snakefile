@@ -1,4 +1,5 @@
-# folding: FASTA -> MSAs and templates -> features -> AlphaFold2 -> relax -> ranked models and report.
+# folding: FASTA -> MSAs and templates -> features -> AlphaFold2 -> relax -> ranked models and
+# report; complexes (AlphaFold-Multimer) and monomers side by side.
 # Rules live in workflows/rules/, one file per stage; settings in workflows/config.yaml,
 # checked against workflows/schemas/config.schema.yaml before any job starts.
 #   snakemake --cores 2 --config input=X output_dir=Y preset=demo database_dir=Z
@@ -15,6 +16,7 @@ include: "workflows/rules/inputs.smk"
 include: "workflows/rules/msa.smk"
 include: "workflows/rules/templates.smk"
 include: "workflows/rules/features.smk"
+include: "workflows/rules/multimer.smk"
 include: "workflows/rules/predict.smk"
 include: "workflows/rules/relax.smk"
 include: "workflows/rules/report.smk"

@@ -19,6 +19,12 @@
         manifests among --inputs) into T/msas/, removing stale MSA files the current plan
         does not produce; write T/provenance/<stage>.json from each cache manifest (with the
         cache key and the targets sharing it), then sources.json.
+
+    folding workflow collect --output T/msas/chains.json --msa-files NAME...
+        --chain ID CACHE_FILE... [--chain ID CACHE_FILE...] [--sharing TARGET...]
+        The same for a complex, one folder per distinct chain (AlphaFold-Multimer's
+        layout): chain ID's searches go to T/msas/ID/ and their manifests to
+        T/provenance/<stage>_ID.json; chains.json (written last) lists each chain's files.
 """
 
 from __future__ import annotations
@@ -81,6 +87,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     collect.add_argument("--inputs", nargs="*", default=[], type=Path,
                          help="cache files: search results and their <stage>.json manifests")
     collect.add_argument("--sharing", nargs="*", default=[])
+    collect.add_argument("--chain", nargs="+", action="append", default=[],
+                         metavar=("ID", "CACHE_FILE"),
+                         help="a complex's chain: its id, then its cache files (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -160,21 +169,19 @@ def _copy(args: argparse.Namespace) -> int:
     return 0
 
 
-def _collect(args: argparse.Namespace) -> int:
-    msas = args.output.parent
-    target_dir = msas.parent
-    provenance = target_dir / PROVENANCE_DIR
+def _stage_records(inputs: list[Path]) -> list[Path]:
+    return [p for p in inputs if p.suffix == ".json" and
+            (p.stem.startswith("msa_") or p.stem == "templates")]
+
+
+def _collect_into(msas: Path, provenance: Path, records: list[Path], wanted: set[str],
+                  sharing: list[str], chain: str | None = None) -> dict[str, dict]:
+    """Copy the wanted files of the cache folders of ``records`` into ``msas`` and their
+    manifests into ``provenance`` (as ``<stage>_<chain>.json`` for a complex's chain)."""
     msas.mkdir(parents=True, exist_ok=True)
-    wanted = set(args.msa_files)
-    records = [p for p in args.inputs if p.suffix == ".json" and
-               (p.stem.startswith("msa_") or p.stem == "templates")]
-    stages = {p.stem for p in records}
     for name in KNOWN_MSA_FILES:
         if name not in wanted and (msas / name).exists():
             (msas / name).unlink()
-    for stale in [*provenance.glob("msa_*.json"), provenance / "templates.json"]:
-        if stale.is_file() and stale.stem not in stages:
-            stale.unlink()
     sources: dict[str, dict] = {}
     for record_path in records:
         folder = record_path.parent
@@ -183,17 +190,56 @@ def _collect(args: argparse.Namespace) -> int:
         if fetch.is_file():
             record.setdefault("details", {})["mmcif_fetch"] = json.loads(fetch.read_text())
         record["cache"] = {"key": folder.name, "path": str(folder.absolute()),
-                           "targets_sharing": list(args.sharing)}
-        write_json(provenance / record_path.name, record)
+                           "targets_sharing": list(sharing)}
+        stem = record_path.stem if chain is None else f"{record_path.stem}_{chain}"
+        if chain is not None:
+            record["stage"] = stem
+            record["chain"] = chain
+        write_json(provenance / f"{stem}.json", record)
         for path in sorted(folder.iterdir()):
             if path.name in wanted:
                 with atomic_path(msas / path.name) as tmp:
                     shutil.copyfile(path, tmp)
-                sources[path.name] = {"stage": record_path.stem, "cache_key": folder.name,
+                sources[path.name] = {"stage": stem, "cache_key": folder.name,
                                       "sha256": sha256_file(path)}
     missing = sorted(name for name in wanted if name not in sources)
     if missing:
-        raise InputError(f"{target_dir}: the searches produced no {', '.join(missing)}; "
-                         "delete their cache entries and run again")
-    write_json(args.output, {"files": sources, "targets_sharing": list(args.sharing)})
+        where = msas.parent.parent if chain is not None else msas.parent
+        raise InputError(f"{where}: the searches{f' of chain {chain}' if chain else ''} "
+                         f"produced no {', '.join(missing)}; delete their cache entries and "
+                         "run again")
+    return sources
+
+
+def _collect(args: argparse.Namespace) -> int:
+    msas = args.output.parent
+    target_dir = msas.parent
+    provenance = target_dir / PROVENANCE_DIR
+    provenance.mkdir(parents=True, exist_ok=True)
+    wanted = set(args.msa_files)
+    if args.chain:
+        chains = {group[0]: _stage_records([Path(p) for p in group[1:]])
+                  for group in args.chain}
+        stages = {f"{p.stem}_{chain}" for chain, records in chains.items() for p in records}
+    else:
+        records = _stage_records(args.inputs)
+        stages = {p.stem for p in records}
+    for stale in [*provenance.glob("msa_*.json"), *provenance.glob("templates*.json")]:
+        if stale.is_file() and stale.stem not in stages:
+            stale.unlink()
+    # What an earlier version of the target left: chain folders, or a monomer's files.
+    kept = set(chains) if args.chain else set()
+    for stale in msas.iterdir() if msas.is_dir() else ():
+        if stale.is_dir() and len(stale.name) == 1 and stale.name not in kept:
+            shutil.rmtree(stale)
+        elif args.chain and stale.name in KNOWN_MSA_FILES:
+            stale.unlink()
+    if not args.chain:
+        sources = _collect_into(msas, provenance, records, wanted, args.sharing)
+        write_json(args.output, {"files": sources, "targets_sharing": list(args.sharing)})
+        return 0
+    by_chain = {chain: _collect_into(msas / chain, provenance, records, wanted, args.sharing,
+                                     chain)
+                for chain, records in chains.items()}
+    write_json(args.output, {"chains": by_chain, "targets_sharing": list(args.sharing)})
     return 0

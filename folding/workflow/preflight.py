@@ -11,6 +11,10 @@ missing and the command that fixes it, e.g.::
 Missing parameter files are an error for ``full_dbs`` and ``reduced_dbs`` (with the
 download command, or ``allow_untrained_params=true`` to run untrained on purpose); the
 demo runs with untrained parameters and says so (:attr:`Preflight.notes`).
+
+Complexes add what AlphaFold-Multimer needs: the UniProt database (for heteromers' pairing)
+and PDB seqres (their template search, for every preset), and the multimer parameter
+files (``params_model_1_multimer_v3.npz`` ...); they need ``msa_mode`` local.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from folding.workflow.plan import Plan
+from folding.workflow.settings import base_model_name
 
 #: Programs each tool needs on PATH, and the Debian package that provides them.
 _PROGRAMS = {
@@ -51,7 +56,12 @@ class Preflight:
         return "; ".join(self.errors)
 
     def untrained(self, model: str) -> bool:
-        return self.params.get(model) is None
+        """Whether ``model`` (or a multimer prediction ``..._pred_K``) runs untrained."""
+        return self.params.get(base_model_name(model)) is None
+
+    def params_of(self, model: str) -> Path | None:
+        """The parameter file of ``model`` or of a multimer prediction ``..._pred_K``."""
+        return self.params.get(base_model_name(model))
 
 
 def params_file(params_dir: Path, model: str) -> Path:
@@ -70,8 +80,12 @@ def preflight(plan: Plan) -> Preflight:
     needed: list[str] = []
     for step in plan.searches:
         needed.extend(step.manifest_databases)
-    if plan.template is not None:
+    if plan.template is not None and plan.monomers:
         needed.extend(plan.template.manifest_databases)
+    if plan.pairing is not None:
+        needed.extend(plan.pairing.manifest_databases)
+    if plan.multimer_template is not None:
+        needed.extend(plan.multimer_template.manifest_databases)
     needed = list(dict.fromkeys(needed))
     if needed and not settings.database_dir_set:
         errors.append(_unset_database_dir(settings.preset))
@@ -81,6 +95,7 @@ def preflight(plan: Plan) -> Preflight:
                             hash_files=False)
         if not report.ok:
             errors.append(report.one_line())
+    errors.extend(_complex_problems(plan))
     errors.extend(_mmseqs_problems(plan))
     errors.extend(_precomputed_problems(plan))
     errors.extend(_program_problems(plan))
@@ -96,6 +111,17 @@ def _unset_database_dir(preset: str) -> str:
                 "databases build-demo --dir DIR, then pass --config database_dir=DIR")
     return (f"config 'database_dir' is not set; pass --config database_dir=DIR (download: "
             f"folding databases download --preset {preset} --dir DIR)")
+
+
+def _complex_problems(plan: Plan) -> list[str]:
+    complexes = plan.complexes
+    if not complexes or plan.settings.msa_mode == "local":
+        return []
+    names = ", ".join(job.name for job in complexes[:5]) + \
+        (f" and {len(complexes) - 5} more" if len(complexes) > 5 else "")
+    return [f"complexes ({names}) need msa_mode=local (per-chain searches and UniProt "
+            f"pairing); msa_mode {plan.settings.msa_mode} runs single chains only: use "
+            "msa_mode=local, or give the chains as separate records"]
 
 
 def _mmseqs_problems(plan: Plan) -> list[str]:
@@ -131,8 +157,10 @@ def _precomputed_problems(plan: Plan) -> list[str]:
 
 def _program_problems(plan: Plan) -> list[str]:
     tools = {step.tool for step in plan.searches}
-    if plan.template is not None:
+    if plan.template is not None and plan.monomers:
         tools.add(plan.template.tool)
+    if plan.multimer_template is not None:
+        tools.add(plan.multimer_template.tool)
     problems = []
     for tool in sorted(tools):
         if tool not in _PROGRAMS:
@@ -148,7 +176,10 @@ def _params(plan: Plan) -> tuple[dict[str, Path | None], list[str], list[str]]:
     settings = plan.settings
     params: dict[str, Path | None] = {}
     missing: list[str] = []
-    for model in settings.models:
+    models = list(settings.models) if plan.monomers else []
+    if plan.complexes:
+        models.extend(settings.multimer_models)
+    for model in models:
         path = params_file(settings.params_dir, model)
         if path.is_file():
             params[model] = path

@@ -7,8 +7,8 @@ from pathlib import Path
 import yaml
 from snakemake.utils import validate
 
+from folding.data.multimer.inputs import read_complexes
 from folding.errors import FoldingError
-from folding.inputs import read_targets
 from folding.workflow import resources as job_resources
 from folding.workflow import settings as folding_settings
 from folding.workflow.plan import make_plan
@@ -49,7 +49,10 @@ if not config.get("input"):
         2,
     )
 try:
-    TARGETS = read_targets(SETTINGS.input, max_length=SETTINGS.max_length).targets
+    # Monomers and complexes (chains separated by ':', consecutive records of one name,
+    # copies=N): every chain, the total length and the number of chains are checked here,
+    # before any job starts.
+    TARGETS = read_complexes(SETTINGS.input, max_length=SETTINGS.max_length).targets
 except FoldingError as error:
     stop(str(error), error.exit_code)
 
@@ -64,8 +67,7 @@ OUT = str(SETTINGS.output_dir)
 CACHE = str(SETTINGS.cache_dir)
 DATABASE_DIR = str(SETTINGS.database_dir)
 TARGET_NAMES = [job.name for job in PLAN.targets]
-MODELS = list(SETTINGS.models)
-SEQUENCES = {job.sequence_hash: job.sequence for job in PLAN.targets}
+SEQUENCES = PLAN.sequences()  # every sequence searched: monomers and complexes' chains
 
 
 # Where jobs go on a SLURM cluster (config slurm_cpu_partition, slurm_gpu_partition,
@@ -107,16 +109,27 @@ LIGHT_SIZE = job_size(lambda wc: job_resources.light_size())
 SEARCH_SIZE = job_size(_search_size)
 TEMPLATE_SIZE = job_size(_template_size)
 FEATURES_SIZE = job_size(lambda wc: job_resources.features_size(_target_length(wc)))
-PREDICT_SIZE = job_size(
-    lambda wc: job_resources.predict_size(_target_length(wc), SETTINGS.num_recycle)
-)
+
+
+def _predict_size(wildcards):
+    if PLAN.target(wildcards.target).is_complex:
+        recycles = SETTINGS.multimer_num_recycle
+        recycles = (
+            folding_settings.MULTIMER_MAX_RECYCLE if recycles is None else recycles
+        )
+    else:
+        recycles = SETTINGS.num_recycle
+    return job_resources.predict_size(_target_length(wildcards), recycles)
+
+
+PREDICT_SIZE = job_size(_predict_size)
 RELAX_SIZE = job_size(lambda wc: job_resources.relax_size(_target_length(wc)))
 REPORT_SIZE = job_size(lambda wc: job_resources.light_size(_target_length(wc)))
 
 
 wildcard_constraints:
     target=r"[A-Za-z0-9_.-]+",
-    model=r"model_[1-5](_ptm)?",
+    model=r"model_[1-5](_ptm|_multimer_v3_pred_[0-9]+)?",
     key=r"[0-9a-f]{20}",
     seqhash=r"[0-9a-f]{64}",
 
@@ -149,16 +162,42 @@ else:
 
 
 def model_params(wildcards):
-    """The parameter file of a model (none when it runs untrained)."""
-    path = PREFLIGHT.params[wildcards.model]
+    """The parameter file of a model or multimer prediction (none when it runs untrained)."""
+    path = PREFLIGHT.params_of(wildcards.model)
     return [] if path is None else [str(path)]
 
 
 def weights_args(wildcards):
-    """folding model run's parameter arguments: the file, or untrained with the seed."""
+    """folding model run's parameter arguments: the file, or untrained with the seed (a
+    multimer prediction _pred_K runs with seed + K)."""
     if PREFLIGHT.untrained(wildcards.model):
         return f"--untrained-params --seed {SETTINGS.seed}"
-    return f"--params {PREFLIGHT.params[wildcards.model]} --seed {SETTINGS.seed}"
+    return f"--params {PREFLIGHT.params_of(wildcards.model)} --seed {SETTINGS.seed}"
+
+
+def recycle_args(wildcards):
+    """--num-recycle of a prediction: the monomers' setting; for multimer predictions only
+    when the config or the preset sets it (else the model's own: up to 20, early stop).
+    """
+    if folding_settings.is_multimer_prediction(wildcards.model):
+        recycles = SETTINGS.multimer_num_recycle
+        return "" if recycles is None else f"--num-recycle {recycles}"
+    return f"--num-recycle {SETTINGS.num_recycle}"
+
+
+def recycle_setting(wildcards):
+    """num_recycle in a prediction's manifest: the number, or null for the model's own."""
+    if folding_settings.is_multimer_prediction(wildcards.model):
+        recycles = SETTINGS.multimer_num_recycle
+        return "null" if recycles is None else recycles
+    return SETTINGS.num_recycle
+
+
+def features_record(wildcards):
+    """The features manifest a prediction needs: the monomer's or the complex's."""
+    if PLAN.target(wildcards.target).is_complex:
+        return f"{OUT}/{wildcards.target}/provenance/multimer_features.json"
+    return f"{OUT}/{wildcards.target}/provenance/features.json"
 
 
 def msa_inputs(wildcards):
@@ -183,13 +222,16 @@ def database_args(paths):
 def template_msa_record(wildcards):
     """The manifest of the search whose MSA the template search starts from."""
     job = PLAN.template_key_owner(wildcards.tkey)
-    key = job.search_keys[PLAN.template.msa_step]
-    return f"{CACHE}/msa/{key}/msa_{PLAN.template.msa_step}.json"
+    step = PLAN.template_step_of(wildcards.tkey).msa_step
+    return f"{CACHE}/msa/{job.search_keys[step]}/msa_{step}.json"
 
 
 def predictions(wildcards):
+    """A target's prediction manifests: one per monomer model, or per multimer model and
+    seed (model_N_multimer_v3_pred_K) for a complex."""
+    models = PLAN.predictions(PLAN.target(wildcards.target))
     return [
-        f"{OUT}/{wildcards.target}/provenance/predict_{model}.json" for model in MODELS
+        f"{OUT}/{wildcards.target}/provenance/predict_{model}.json" for model in models
     ]
 
 
@@ -197,7 +239,7 @@ def relaxed_models(wildcards):
     """The relax manifests the report of a target waits for (relax=best: the top model)."""
     if SETTINGS.relax == "none":
         return []
-    models = MODELS
+    models = PLAN.predictions(PLAN.target(wildcards.target))
     if SETTINGS.relax == "best":
         checkpoints.rank.get(target=wildcards.target)
         with open(f"{OUT}/{wildcards.target}/ranking_debug.json") as handle:
@@ -205,3 +247,55 @@ def relaxed_models(wildcards):
     return [
         f"{OUT}/{wildcards.target}/provenance/relax_{model}.json" for model in models
     ]
+
+
+# Complexes: each distinct chain's searches and folders (workflows/rules/multimer.smk).
+
+
+def chain_inputs(chain):
+    """The cache manifests of one distinct chain's searches."""
+    files = [
+        f"{CACHE}/msa/{chain.search_keys[step.name]}/{step.stage}.json"
+        for step in PLAN.searches
+    ]
+    if PLAN.pairing is not None and PLAN.pairing.name in chain.search_keys:
+        key = chain.search_keys[PLAN.pairing.name]
+        files.append(f"{CACHE}/msa/{key}/{PLAN.pairing.stage}.json")
+    if PLAN.multimer_template is not None:
+        folder = f"{CACHE}/templates/{chain.template_key}"
+        files.append(f"{folder}/templates.json")
+        if PLAN.multimer_template.fetch_on_demand:
+            files.append(f"{folder}/mmcif_fetch.json")
+    return files
+
+
+def complex_msa_inputs(wildcards):
+    job = PLAN.target(wildcards.target)
+    return [path for chain in job.chain_jobs for path in chain_inputs(chain)]
+
+
+def chain_collect_args(wildcards):
+    """folding workflow collect's --chain groups: the chain id, then its cache files."""
+    job = PLAN.target(wildcards.target)
+    return " ".join(
+        f"--chain {chain.chain_id} " + " ".join(chain_inputs(chain))
+        for chain in job.chain_jobs
+    )
+
+
+def complex_sharing(wildcards):
+    job = PLAN.target(wildcards.target)
+    names = [
+        name for chain in job.chain_jobs for name in PLAN.chain_sharing(job, chain)
+    ]
+    return " ".join(dict.fromkeys(names))
+
+
+def chain_msa_dir_args(wildcards):
+    """folding multimer features' --chain-msa-dir per chain, in input order (copies repeat
+    their first chain's folder)."""
+    job = PLAN.target(wildcards.target)
+    return " ".join(
+        f"--chain-msa-dir {OUT}/{wildcards.target}/msas/{chain_id}"
+        for chain_id in job.chain_msa_dirs()
+    )

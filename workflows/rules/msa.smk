@@ -15,7 +15,7 @@ if SETTINGS.msa_mode == "local":
         benchmark:
             f"{CACHE}/msa/{{key}}/msa_{{db}}.benchmark.tsv"
         wildcard_constraints:
-            db="uniref90|mgnify|small_bfd",
+            db="uniref90|mgnify|small_bfd|uniprot",
         conda:
             "../envs/folding.yaml"
         threads: 8

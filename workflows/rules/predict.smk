@@ -1,4 +1,5 @@
-# Prediction: one job per (target, model) -> result_<model>.npz, unrelaxed_<model>.pdb.
+# Prediction: one job per (target, model) -> result_<model>.npz, unrelaxed_<model>.pdb;
+# for a complex one job per (target, multimer model, seed K): model_N_multimer_v3_pred_K.
 # It declares one GPU so that a profile with `resources: gpu=N` runs N predictions at a
 # time while the CPU cores run searches. Without parameter files (demo, or
 # allow_untrained_params) it runs untrained parameters, and every output says so.
@@ -6,7 +7,7 @@
 
 rule predict:
     input:
-        features=f"{OUT}/{{target}}/provenance/features.json",
+        features=features_record,
         params=model_params,
     output:
         f"{OUT}/{{target}}/provenance/predict_{{model}}.json",
@@ -24,7 +25,8 @@ rule predict:
         gpu=1,
     params:
         weights=weights_args,
-        num_recycle=SETTINGS.num_recycle,
+        num_recycle=recycle_setting,
+        recycles=recycle_args,
         sequence_hash=lambda wc: PLAN.target(wc.target).sequence_hash,
         identity=lambda wc, input: database_args(input.params),
         features=lambda wc: f"{OUT}/{wc.target}/features.npz",
@@ -37,4 +39,4 @@ rule predict:
         "--setting num_recycle={params.num_recycle} --setting params={params.weights:q} -- "
         "folding model run {params.weights} --model-name {wildcards.model} "
         "--features {params.features} --output {params.result} "
-        "--num-recycle {params.num_recycle} --pdb {params.pdb}"
+        "{params.recycles} --pdb {params.pdb}"

@@ -1,9 +1,10 @@
 # Template search: hmmsearch (PDB seqres) or HHsearch (PDB70) of the target's UniRef90
 # MSA, one job per distinct MSA, kept in the content-keyed cache (CACHE/templates/<key>/).
+# A complex's chains search PDB seqres with hmmsearch in every preset (AlphaFold-Multimer).
 # reduced_dbs keeps no copy of the PDB: the hits' mmCIF files are fetched on demand.
 
 
-if PLAN.template is not None:
+if PLAN.template is not None or PLAN.multimer_template is not None:
 
     rule template_search:
         input:
@@ -21,14 +22,17 @@ if PLAN.template is not None:
             **CPU_JOB,
             **TEMPLATE_SIZE,
         params:
-            tool=PLAN.template.tool,
-            database=PLAN.template.database,
-            identity=database_args(PLAN.template.identity_files),
+            tool=lambda wc: PLAN.template_step_of(wc.tkey).tool,
+            database=lambda wc: PLAN.template_step_of(wc.tkey).database,
+            identity=lambda wc: database_args(
+                PLAN.template_step_of(wc.tkey).identity_files
+            ),
             msa=lambda wc, input: os.path.join(
-                os.path.dirname(input.msa_record), PLAN.template.msa_file
+                os.path.dirname(input.msa_record),
+                PLAN.template_step_of(wc.tkey).msa_file,
             ),
             hits=lambda wc, output: os.path.join(
-                os.path.dirname(output[0]), PLAN.template.output
+                os.path.dirname(output[0]), PLAN.template_step_of(wc.tkey).output
             ),
         shell:
             "folding workflow stage --stage templates --record {output} --log {log} "
@@ -60,7 +64,7 @@ if PLAN.template is not None and PLAN.template.fetch_on_demand:
             database_dir=SETTINGS.database_dir,
             limit=SETTINGS.template_fetch_limit,
             hits=lambda wc, input: os.path.join(
-                os.path.dirname(input[0]), PLAN.template.output
+                os.path.dirname(input[0]), PLAN.template_step_of(wc.tkey).output
             ),
         shell:
             "folding databases fetch-mmcif --preset {params.preset} --hits {params.hits} "
