@@ -3,7 +3,10 @@
 One file holds everything: the page's CSS, the bundled 3Dmol.js (no CDN), the ranked
 structures as PDB text, the plots as base64 PNG data URIs and the provenance. It makes
 no network request; relative links point at the files beside it. The 3D viewer colours
-by pLDDT with AlphaFold's bands and colours, and has a model selector.
+by pLDDT with AlphaFold's bands and colours (or by chain), and has a model selector. For a
+complex it shows ipTM, the ranking by 0.8 ipTM + 0.2 pTM, and a table of its chains: the
+chain ids of the PDB and mmCIF files (entity by entity, as AlphaFold-Multimer writes
+them) beside the chains as the input gave them.
 """
 
 from __future__ import annotations
@@ -26,6 +29,18 @@ from folding.report.vendor import THREEDMOL_VERSION, threedmol_js
 _PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
+@dataclass(frozen=True)
+class ReportChain:
+    """One chain of a complex: its id in the model files and in the input, entity, copy."""
+
+    model_chain: str
+    input_chain: str
+    entity_id: int
+    copy: int
+    start: int
+    sequence: str
+
+
 @dataclass(frozen=True, eq=False)
 class ReportContent:
     """What the report shows; models and structures are in rank order."""
@@ -40,6 +55,7 @@ class ReportContent:
     files: tuple[str, ...]
     generated: str
     notes: tuple[str, ...] = ()
+    chains: tuple[ReportChain, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "plots", MappingProxyType(dict(self.plots)))
@@ -153,18 +169,28 @@ def scores_table(models: Sequence[ModelResult]) -> str:
         "<table><thead><tr><th>Rank</th><th>Model</th><th>Mean pLDDT</th><th>pTM</th>"
         "<th>ipTM</th><th>Max PAE (&Aring;)</th><th>Recycles</th><th>Relaxation</th>"
         "<th>Parameters</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
-        '<p class="muted">Models are ranked by mean pLDDT, as AlphaFold ranks monomer '
-        "models (ranking_debug.json).</p>"
+        + (
+            '<p class="muted">Models are ranked by 0.8 ipTM + 0.2 pTM, as AlphaFold-Multimer '
+            "ranks its models (ranking_debug.json).</p>"
+            if models and all(m.iptm is not None and m.ptm is not None for m in models) else
+            '<p class="muted">Models are ranked by mean pLDDT, as AlphaFold ranks monomer '
+            "models (ranking_debug.json).</p>"
+        )
     )
 
 
 def _summary(content: ReportContent) -> str:
     best = content.models[0]
-    cards = [
-        (str(len(content.sequence) or best.num_residues), "residues"),
+    residues = len(content.sequence.replace(":", ""))
+    cards = [(str(residues or best.num_residues), "residues")]
+    if content.chains:
+        cards.append((str(len(content.chains)), "chains"))
+    cards += [
         (str(len(content.models)), "models"),
         (f"{best.mean_plddt:.1f}", f"mean pLDDT of {html.escape(best.name)}"),
     ]
+    if best.iptm is not None:
+        cards.append((f"{best.iptm:.2f}", "ipTM of the top model"))
     if best.ptm is not None:
         cards.append((f"{best.ptm:.2f}", "pTM of the top model"))
     return '<div class="summary">' + "".join(
@@ -179,6 +205,34 @@ def _plots(content: ReportContent) -> str:
                      f'alt="{html.escape(caption)}" src="data:image/png;base64,{encoded}">')
     parts.extend(f'<p class="muted">{html.escape(note)}</p>' for note in content.notes)
     return "".join(parts) or '<p class="muted">No plots.</p>'
+
+
+def _grouped(sequence: str) -> str:
+    return " ".join(sequence[i:i + 10] for i in range(0, len(sequence), 10))
+
+
+def sequence_section(content: ReportContent) -> str:
+    """The sequence; for a complex, a table of its chains and each chain's sequence."""
+    if not content.chains:
+        return f'<p class="sequence">{html.escape(_grouped(content.sequence))}</p>'
+    rows = "".join(
+        f'<tr><td class="mono">{html.escape(c.model_chain)}</td>'
+        f'<td class="mono">{html.escape(c.input_chain)}</td><td class="num">{c.entity_id}</td>'
+        f'<td class="num">{c.copy}</td><td class="num">{c.start + 1}&ndash;'
+        f'{c.start + len(c.sequence)}</td><td class="num">{len(c.sequence)}</td></tr>'
+        for c in content.chains)
+    sequences = "".join(
+        f'<p class="sequence"><b>{html.escape(c.model_chain)}</b> '
+        f"{html.escape(_grouped(c.sequence))}</p>" for c in content.chains)
+    return (
+        '<table id="chains"><thead><tr><th>Chain (PDB, mmCIF)</th><th>Input chain</th>'
+        "<th>Entity</th><th>Copy</th><th>Residues</th><th>Length</th></tr></thead><tbody>"
+        + rows + "</tbody></table>"
+        '<p class="muted">Chains are laid out entity by entity (every copy of the first '
+        "sequence, then the next), as AlphaFold-Multimer writes them; chains.json maps them "
+        "to the input. The PAE plot marks the chain boundaries: off-diagonal blocks are the "
+        "interfaces.</p>" + sequences
+    )
 
 
 def report_versions() -> dict[str, str]:
@@ -241,8 +295,6 @@ def render_report(content: ReportContent) -> str:
             for i, (m, pdb) in enumerate(zip(models, content.ranked_pdb, strict=True))
         ],
     }
-    sequence = "".join(
-        f"{content.sequence[i:i + 10]} " for i in range(0, len(content.sequence), 10))
     files = "".join(f'<li><a href="{html.escape(f)}">{html.escape(f)}</a></li>'
                     for f in content.files)
     heading = f"{content.name}"
@@ -261,7 +313,7 @@ def render_report(content: ReportContent) -> str:
         "legend": plddt_legend(),
         "scores_table": scores_table(models),
         "plots": _plots(content),
-        "sequence": f'<p class="sequence">{html.escape(sequence.strip())}</p>',
+        "sequence": sequence_section(content),
         "provenance": _provenance(content),
         "files": f"<ul>{files}</ul>" if files else '<p class="muted">none</p>',
         "footer": html.escape(

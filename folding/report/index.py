@@ -45,6 +45,8 @@ class TargetSummary:
     untrained: bool
     params_ids: tuple[str, ...]
     report: str | None
+    num_chains: int = 1
+    iptm: float | None = None
 
 
 def summarize_target(target_dir: Path) -> TargetSummary:
@@ -66,6 +68,8 @@ def summarize_target(target_dir: Path) -> TargetSummary:
         untrained=any(m.untrained for m in models),
         params_ids=tuple(sorted({m.params_id or "unknown" for m in models})),
         report=f"{target_dir.name}/{REPORT_FILE}" if report.exists() else None,
+        num_chains=1 if best.asym_id is None else len(set(best.asym_id.tolist())),
+        iptm=None if best.iptm is None else round(best.iptm, 4),
     )
 
 
@@ -82,11 +86,14 @@ def _row(summary: TargetSummary) -> str:
     link = (f'<a href="{html.escape(summary.report)}">{name}</a>' if summary.report
             else f'{name} <span class="warn">(no report yet)</span>')
     ptm = "&ndash;" if summary.ptm is None else f"{summary.ptm:.2f}"
+    iptm = "&ndash;" if summary.iptm is None else f"{summary.iptm:.2f}"
     params = "untrained" if summary.untrained else ", ".join(summary.params_ids)
     return (
         f"<tr><td>{link}</td><td class=\"num\">{summary.length}</td>"
+        f'<td class="num">{summary.num_chains}</td>'
         f'<td class="num">{summary.num_models}</td><td>{html.escape(summary.best_model)}</td>'
         f'<td class="num">{summary.mean_plddt:.2f}</td><td class="num">{ptm}</td>'
+        f'<td class="num">{iptm}</td>'
         f'<td>{"yes" if summary.top_model_relaxed else "no"}</td>'
         f'<td class="mono">{html.escape(params)}</td></tr>'
     )
@@ -95,8 +102,9 @@ def _row(summary: TargetSummary) -> str:
 def render_index(summaries: list[TargetSummary], generated: str) -> str:
     untrained_ids = [p for s in summaries if s.untrained for p in s.params_ids]
     table = (
-        "<table><thead><tr><th>Target</th><th>Residues</th><th>Models</th><th>Best model</th>"
-        "<th>Mean pLDDT</th><th>pTM</th><th>Relaxed</th><th>Parameters</th></tr></thead>"
+        "<table><thead><tr><th>Target</th><th>Residues</th><th>Chains</th><th>Models</th>"
+        "<th>Best model</th><th>Mean pLDDT</th><th>pTM</th><th>ipTM</th><th>Relaxed</th>"
+        "<th>Parameters</th></tr></thead>"
         "<tbody>" + "".join(_row(s) for s in summaries) + "</tbody></table>"
         if summaries else '<p class="muted">No targets with model results were found.</p>'
     )
@@ -110,7 +118,8 @@ def render_index(summaries: list[TargetSummary], generated: str) -> str:
             f"{len(summaries)} target{'' if len(summaries) == 1 else 's'}; "
             f"folding {__version__}; generated {generated}"),
         "targets_table": table,
-        "footer": "Best model = highest mean pLDDT, as AlphaFold ranks monomer models.",
+        "footer": "Best model = highest mean pLDDT for monomers, highest 0.8 ipTM + 0.2 pTM "
+                  "for complexes, as AlphaFold and AlphaFold-Multimer rank their models.",
     })
 
 

@@ -14,6 +14,7 @@ a failure leaves the folder as it was. Outputs of an earlier run that no longer 
 
 from __future__ import annotations
 
+import json
 import logging
 import zipfile
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ import numpy as np
 from folding.atomic import write_bytes, write_json, write_text
 from folding.errors import InputError
 from folding.report import confidence_files, plots
-from folding.report.html import ReportContent, render_report
+from folding.report.html import ReportChain, ReportContent, render_report
 from folding.report.provenance import TIMINGS_FILE, read_manifests, timings
 from folding.report.ranking import (
     RANKING_FILE,
@@ -40,6 +41,8 @@ from folding.report.structures import ranked_structure
 log = logging.getLogger(__name__)
 
 FEATURES_FILE = "features.npz"
+#: A complex's chains in the model's layout (``folding multimer features --chains-json``).
+CHAINS_FILE = "chains.json"
 PLOT_FILES = {"plddt": "plddt.png", "pae": "pae.png", "msa_coverage": "msa_coverage.png"}
 
 
@@ -75,6 +78,28 @@ def read_msa(target_dir: Path) -> np.ndarray | None:
     except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
         raise InputError(f"{path}: not a readable features file ({error}); re-run "
                          "`folding features` for this target") from error
+
+
+def read_chains(target_dir: Path, num_residues: int) -> tuple[ReportChain, ...]:
+    """A complex's chains from ``chains.json`` (none for a monomer, or if it does not
+    describe ``num_residues`` residues: a stale file of an earlier run)."""
+    from folding.common.protein import PDB_CHAIN_IDS
+
+    path = target_dir / CHAINS_FILE
+    if not path.is_file():
+        return ()
+    try:
+        entries = json.loads(path.read_text())["chains"]
+        chains = tuple(sorted((ReportChain(
+            model_chain=PDB_CHAIN_IDS[int(c["asym_id"]) - 1], input_chain=str(c["chain_id"]),
+            entity_id=int(c["entity_id"]), copy=int(c["sym_id"]), start=int(c["start"]),
+            sequence=str(c["sequence"])) for c in entries), key=lambda c: c.start))
+    except (OSError, ValueError, KeyError, TypeError, IndexError) as error:
+        raise InputError(f"{path}: not a chains file ({error!r}); re-run `folding multimer "
+                         "features` for this target") from error
+    if sum(len(c.sequence) for c in chains) != num_residues or len(chains) < 2:
+        return ()
+    return chains
 
 
 def _title(name: str, what: str, untrained: bool) -> str:
@@ -146,6 +171,8 @@ def make_target_report(target_dir: Path, name: str | None = None) -> TargetResul
         files=tuple(listed),
         generated=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         notes=tuple(notes),
+        chains=read_chains(target_dir, ranked[0].num_residues) if ranked[0].asym_id is not None
+        else (),
     )
     report = render_report(content)
 
@@ -158,8 +185,9 @@ def make_target_report(target_dir: Path, name: str | None = None) -> TargetResul
             write_text(target_dir / file_name, data if data.endswith("\n") else data + "\n")
     _remove_stale(target_dir, len(structures))
     write_text(target_dir / REPORT_FILE, report)
-    log.info("%s: wrote %d files, best model %s (mean pLDDT %.2f)", name, len(listed) + 1,
-             ranking.best, ranking.confidences[ranking.best])
+    log.info("%s: wrote %d files, best model %s (%s %.2f)", name, len(listed) + 1,
+             ranking.best, "mean pLDDT" if ranking.label == "plddts" else "0.8 ipTM + 0.2 pTM",
+             ranking.confidences[ranking.best])
     return TargetResult(name=name, ranking=ranking, files=(*listed, REPORT_FILE))
 
 
