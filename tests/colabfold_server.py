@@ -31,9 +31,11 @@ class FakeColabFoldServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, data: Path) -> None:
+    def __init__(self, data: Path, by_sequence: dict[str, Path] | None = None) -> None:
         super().__init__(("127.0.0.1", 0), Handler)
         self.data = data
+        #: other result folders, chosen by the submitted query sequence
+        self.by_sequence = dict(by_sequence or {})
         self.requests: list[tuple[str, str, dict]] = []
         self.submit_statuses = ["PENDING"]
         self.poll_statuses = ["RUNNING", "COMPLETE"]
@@ -46,18 +48,31 @@ class FakeColabFoldServer(ThreadingHTTPServer):
     def url(self) -> str:
         return f"http://127.0.0.1:{self.server_address[1]}"
 
-    def build_archive(self, mode: str) -> bytes:
+    def ticket(self, query: str) -> str:
+        """The ticket of a query: ``ticket-1`` for the default folder, else one per folder."""
+        folders = list(self.by_sequence)
+        return f"ticket-{folders.index(query) + 2}" if query in folders else "ticket-1"
+
+    def folder(self, ticket: str) -> Path:
+        folders = list(self.by_sequence.values())
+        number = int(ticket.rsplit("-", 1)[-1])
+        return self.data if number == 1 else folders[number - 2]
+
+    def build_archive(self, mode: str, ticket: str = "ticket-1") -> bytes:
         names = ["uniref.a3m", "pdb70.m8"] + ([ENV] if mode.startswith("env") else [])
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             for name in names:
-                tar.add(self.data / name, arcname=name)
+                tar.add(self.folder(ticket) / name, arcname=name)
         return buffer.getvalue()
 
     def build_templates(self, ids: list[str]) -> bytes:
-        """The mmCIF files of ``ids`` found in templates_101/ and its pdb70_a3m database
-        (what ColabFold's template endpoint sends: no cs219 files)."""
-        folder = self.data / "templates_101"
+        """The mmCIF files of ``ids`` found in a templates_101/ folder and its pdb70_a3m
+        database (what ColabFold's template endpoint sends: no cs219 files)."""
+        candidates = [self.data, *self.by_sequence.values()]
+        folder = next((f / "templates_101" for f in candidates
+                       if (f / "templates_101" / f"{ids[0].split('_')[0].lower()}.cif").is_file()),
+                      self.data / "templates_101")
         buffer = io.BytesIO()
         with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
             for pdb_id in dict.fromkeys(i.split("_")[0].lower() for i in ids):
@@ -95,21 +110,24 @@ class Handler(BaseHTTPRequestHandler):
             self._send(b"not found", 404, "text/plain")
             return
         self.server.mode = form["mode"]
+        query = "".join(form.get("q", "").splitlines()[1:])
         status = self.server.submit_statuses.pop(0) if len(self.server.submit_statuses) > 1 \
             else self.server.submit_statuses[0]
         reply = {"status": status}
         if status not in ("RATELIMIT", "UNKNOWN"):
-            reply["id"] = "ticket-1"
+            reply["id"] = self.server.ticket(query)
         self._json(reply)
 
     def do_GET(self):
         self.server.requests.append(("GET", self.path, {}))
-        if self.path == "/ticket/ticket-1":
+        tickets = {"ticket-1", *(f"ticket-{n + 2}" for n in range(len(self.server.by_sequence)))}
+        kind, _, ticket = self.path.rpartition("/")
+        if kind == "/ticket" and ticket in tickets:
             statuses = self.server.poll_statuses
-            self._json({"id": "ticket-1",
+            self._json({"id": ticket,
                         "status": statuses.pop(0) if len(statuses) > 1 else statuses[0]})
-        elif self.path == "/result/download/ticket-1":
-            body = self.server.archive or self.server.build_archive(self.server.mode)
+        elif kind == "/result/download" and ticket in tickets:
+            body = self.server.archive or self.server.build_archive(self.server.mode, ticket)
             self._send(body, kind="application/gzip")
         elif self.path.startswith("/template/"):
             ids = urllib.parse.unquote(self.path[len("/template/"):]).split(",")
@@ -121,9 +139,12 @@ class Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def running_server(data: Path) -> Iterator[FakeColabFoldServer]:
-    """A started server for the ColabFold result folder ``data``; shut down on exit."""
-    srv = FakeColabFoldServer(data)
+def running_server(
+    data: Path, by_sequence: dict[str, Path] | None = None
+) -> Iterator[FakeColabFoldServer]:
+    """A started server for the ColabFold result folder ``data`` (or, for a query sequence
+    in ``by_sequence``, that sequence's folder); shut down on exit."""
+    srv = FakeColabFoldServer(data, by_sequence)
     thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
                               daemon=True)
     thread.start()

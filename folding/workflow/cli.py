@@ -51,7 +51,8 @@ from folding.provenance import (
 from folding.workflow.plan import PRECOMPUTED_MSA_FILES
 
 #: Files the msas/ folder may hold; collect removes those the plan no longer produces.
-KNOWN_MSA_FILES = (*PRECOMPUTED_MSA_FILES, "uniprot_hits.sto", "pdb_hits.sto", "pdb_hits.hhr")
+KNOWN_MSA_FILES = (*PRECOMPUTED_MSA_FILES, "uniprot_hits.sto", "pdb_hits.sto", "pdb_hits.hhr",
+                   "pdb70.m8")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

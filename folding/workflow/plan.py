@@ -15,6 +15,16 @@ msa_mode        ``mmseqs2``: ColabFold's MMseqs2 search (``uniref.a3m`` + enviro
                 the MSA files already in ``precomputed_msa_dir/<target>/``
 ==============  ================================================================
 
+**Templates of the ColabFold modes.** ``mmseqs2`` (and ``precomputed`` with ColabFold's
+files) searches the preset's template database with the preset's tool (HHsearch PDB70,
+or hmmsearch PDB seqres) using ColabFold's joined A3Ms (``uniref.a3m``, then the
+environmental A3M) as the query MSA. ``server`` takes the server's templates, as
+ColabFold does: the search also fetches ``pdb70.m8`` and the templates its first 20 hits
+name (``templates_101/``: mmCIFs and their HH-suite database); the template job runs
+hhsearch of the joined A3Ms against that database (``pdb_hits.hhr``), and the features
+read the mmCIF files from the search's cache folder, so no local template database is
+needed.
+
 **The MSA cache.** Each search's result lives in ``<cache_dir>/msa/<key>/`` where the key
 is a hash of what determines it: the sequence, the tool, its settings and the identity of
 every database file it reads (:func:`folding.provenance.database_identity`). Identical
@@ -57,6 +67,9 @@ PRECOMPUTED_MSA_FILES = (
 _HH_SUFFIXES = tuple(f"_{kind}.{ext}" for kind in ("a3m", "hhm", "cs219")
                      for ext in ("ffdata", "ffindex"))
 ENV_A3M = "bfd.mgnify30.metaeuk30.smag30.a3m"
+#: A ColabFold server's template hits, and the folder its templates come in.
+M8_FILE = "pdb70.m8"
+TEMPLATE_DIR = "templates_101"
 #: AlphaFold-Multimer's UniProt search for pairing (``max_uniprot_hits``).
 MAX_UNIPROT_HITS = 50_000
 UNIPROT_FASTA = Path("uniprot/uniprot.fasta")
@@ -101,6 +114,20 @@ class TemplateStep:
     fetch_on_demand: bool
     threads: int = 2
     mem_mb: int = 4000
+    env_msa_file: str | None = None  # ColabFold's environmental A3M, joined after msa_file
+    m8: str | None = None  # server mode: hhsearch of the templates this m8 file names
+
+    def search_arguments(self, msa_folder: str | Path) -> str:
+        """``folding templates search`` arguments (without ``--output``) for the MSA files
+        in ``msa_folder``; an environmental A3M that a folder lacks is left out."""
+        folder = Path(msa_folder)
+        msas = [self.msa_file]
+        if self.env_msa_file is not None and (folder / self.env_msa_file).is_file():
+            msas.append(self.env_msa_file)
+        arguments = " ".join(f"--msa {folder / name}" for name in msas)
+        if self.m8 is not None:
+            return f"{arguments} --m8 {folder / self.m8} --mmcif-dir {folder / TEMPLATE_DIR}"
+        return f"{arguments} --tool {self.tool} --database {self.database}"
 
 
 @dataclass(frozen=True)
@@ -247,6 +274,16 @@ class Plan:
         return tuple(t.name for t in self.targets if t is not job and (
             chain.sequence in t.chains if t.is_complex else t.sequence == chain.sequence))
 
+    def template_mmcif_dir(self, job: TargetJob) -> Path:
+        """Where ``job``'s template mmCIF files are: the template database's folder, or
+        (msa_mode server) the ``templates_101/`` its server search fetched into the cache."""
+        if self.template is None:
+            raise KeyError(job.name)
+        if self.template.m8 is None:
+            return self.template.mmcif_dir
+        key = job.search_keys[self.template.msa_step]
+        return self.settings.cache_dir / "msa" / key / TEMPLATE_DIR
+
     def msa_files(self, job: TargetJob) -> tuple[str, ...]:
         """The files of ``job``'s msas/ folder (template hits included)."""
         files: list[str] = []
@@ -283,9 +320,11 @@ def search_steps(settings: WorkflowSettings) -> tuple[SearchStep, ...]:
     if settings.msa_mode == "precomputed":
         return (SearchStep("precomputed", "precomputed", None, (), (), (), (), 1, 500),)
     if settings.msa_mode == "server":
+        outputs = ("uniref.a3m", ENV_A3M) + ((M8_FILE,) if settings.use_templates else ())
         return (SearchStep(
-            "colabfold", "server", None, (), ("uniref.a3m", ENV_A3M), (), (), 1, 1000,
-            {"server_url": settings.msa_server_url, "use_env": True, "use_filter": True},
+            "colabfold", "server", None, (), outputs, (), (), 1, 1000,
+            {"server_url": settings.msa_server_url, "use_env": True, "use_filter": True,
+             "use_templates": settings.use_templates},
         ),)
     if settings.msa_mode == "mmseqs2":
         uniref = settings.mmseqs_uniref_db
@@ -321,22 +360,33 @@ def search_steps(settings: WorkflowSettings) -> tuple[SearchStep, ...]:
 
 def template_step(settings: WorkflowSettings, searches: tuple[SearchStep, ...],
                   precomputed_msa: str | None = None) -> TemplateStep | None:
-    """The template search of a preset, or ``None`` without templates."""
+    """The template search of a preset and MSA mode, or ``None`` without templates.
+
+    With ColabFold's A3Ms (msa_mode mmseqs2, server, or precomputed ``uniref.a3m``) the
+    environmental A3M is joined to the query MSA; msa_mode server searches the server's
+    own templates (see the module docstring).
+    """
     if not settings.use_templates:
         return None
     root = settings.database_dir
     first = searches[0]
     msa_file = precomputed_msa or first.outputs[0]
+    env = ENV_A3M if msa_file == "uniref.a3m" else None
+    if settings.msa_mode == "server":
+        return TemplateStep("hhsearch", Path(TEMPLATE_DIR) / "pdb70", "pdb_hits.hhr",
+                            first.name, msa_file, Path(TEMPLATE_DIR), Path("obsolete.dat"), (),
+                            (), False, env_msa_file=env, m8=M8_FILE)
     mmcif_dir = root / "pdb_mmcif" / "mmcif_files"
     obsolete = root / "pdb_mmcif" / "obsolete.dat"
     if settings.preset == "full_dbs":
         pdb70 = root / "pdb70" / "pdb70"
         return TemplateStep("hhsearch", pdb70, "pdb_hits.hhr", first.name, msa_file, mmcif_dir,
-                            obsolete, hh_files(pdb70), ("pdb70", "pdb_mmcif"), False)
+                            obsolete, hh_files(pdb70), ("pdb70", "pdb_mmcif"), False,
+                            env_msa_file=env)
     seqres = root / "pdb_seqres" / "pdb_seqres.txt"
     return TemplateStep("hmmsearch", seqres, "pdb_hits.sto", first.name, msa_file, mmcif_dir,
                         obsolete, (seqres,), ("pdb_seqres", "pdb_mmcif"),
-                        settings.preset == "reduced_dbs")
+                        settings.preset == "reduced_dbs", env_msa_file=env)
 
 
 def pairing_step(settings: WorkflowSettings) -> SearchStep:
@@ -367,8 +417,13 @@ def _template_keys(step: TemplateStep):
     identity = [database_identity(p).key() for p in step.identity_files]
 
     def key(msa_key: str) -> str:
-        return content_key({"msa": msa_key, "tool": step.tool, "msa_file": step.msa_file,
-                            "database": identity})
+        payload = {"msa": msa_key, "tool": step.tool, "msa_file": step.msa_file,
+                   "database": identity}
+        if step.env_msa_file is not None:
+            payload["env_msa_file"] = step.env_msa_file
+        if step.m8 is not None:
+            payload["m8"] = step.m8
+        return content_key(payload)
 
     return key
 

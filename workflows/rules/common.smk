@@ -154,7 +154,9 @@ def search_settings(wildcards):
 
 # folding search arguments of msa_mode mmseqs2 / server.
 if SETTINGS.msa_mode == "server":
-    COLABFOLD_SEARCH_ARGS = f"--tool server --server-url {SETTINGS.msa_server_url}"
+    COLABFOLD_SEARCH_ARGS = f"--tool server --server-url {SETTINGS.msa_server_url}" + (
+        " --templates" if SETTINGS.use_templates else ""
+    )
 else:
     COLABFOLD_SEARCH_ARGS = f"--tool mmseqs2 --database {SETTINGS.mmseqs_uniref_db}" + (
         f" --env-database {SETTINGS.mmseqs_env_db}" if SETTINGS.mmseqs_env_db else ""

@@ -1,5 +1,7 @@
 # Features: AlphaFold's raw input features (sequence, merged and deduplicated MSA,
 # templates up to max_template_date) from the target's msas/ folder -> features.npz.
+# ColabFold's A3Ms (msa_mode mmseqs2/server) are read when the folder holds them; the
+# server's template mmCIFs are read from its search's cache folder (templates_101/).
 
 
 rule features:
@@ -18,8 +20,8 @@ rule features:
         **CPU_JOB,
         **FEATURES_SIZE,
     params:
-        templates=(
-            f"--template-mmcif-dir {PLAN.template.mmcif_dir} "
+        templates=lambda wc: (
+            f"--template-mmcif-dir {PLAN.template_mmcif_dir(PLAN.target(wc.target))} "
             f"--max-template-date {SETTINGS.max_template_date}"
             if PLAN.template is not None
             else "--no-templates"

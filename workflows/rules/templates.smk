@@ -1,5 +1,7 @@
 # Template search: hmmsearch (PDB seqres) or HHsearch (PDB70) of the target's UniRef90
-# MSA, one job per distinct MSA, kept in the content-keyed cache (CACHE/templates/<key>/).
+# MSA (msa_mode mmseqs2: ColabFold's A3Ms), one job per distinct MSA, kept in the
+# content-keyed cache (CACHE/templates/<key>/). msa_mode server: HHsearch of the A3Ms
+# against the templates the server sent for its pdb70.m8 hits (ColabFold's way).
 # A complex's chains search PDB seqres with hmmsearch in every preset (AlphaFold-Multimer).
 # reduced_dbs keeps no copy of the PDB: the hits' mmCIF files are fetched on demand.
 
@@ -23,14 +25,12 @@ if PLAN.template is not None or PLAN.multimer_template is not None:
             **TEMPLATE_SIZE,
         params:
             tool=lambda wc: PLAN.template_step_of(wc.tkey).tool,
-            database=lambda wc: PLAN.template_step_of(wc.tkey).database,
             identity=lambda wc: database_args(
                 PLAN.template_step_of(wc.tkey).identity_files
             ),
-            msa=lambda wc, input: os.path.join(
-                os.path.dirname(input.msa_record),
-                PLAN.template_step_of(wc.tkey).msa_file,
-            ),
+            arguments=lambda wc, input: PLAN.template_step_of(
+                wc.tkey
+            ).search_arguments(os.path.dirname(input.msa_record)),
             hits=lambda wc, output: os.path.join(
                 os.path.dirname(output[0]), PLAN.template_step_of(wc.tkey).output
             ),
@@ -38,8 +38,8 @@ if PLAN.template is not None or PLAN.multimer_template is not None:
             "folding workflow stage --stage templates --record {output} --log {log} "
             "{params.identity} --tool pyhmmer --tool {params.tool} "
             "--setting tool={params.tool} --details {params.hits}.json -- "
-            "folding templates search --msa {params.msa} --tool {params.tool} "
-            "--database {params.database} --output {params.hits} --cpus {threads}"
+            "folding templates search {params.arguments} --output {params.hits} "
+            "--cpus {threads}"
 
 
 if PLAN.template is not None and PLAN.template.fetch_on_demand:
