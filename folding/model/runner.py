@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import jax
-import jax.numpy as jnp
 import numpy as np
+from numpy.typing import ArrayLike
 
 from folding.common.atoms import ATOM37_INDEX
 from folding.errors import InputError
@@ -32,19 +32,26 @@ log = logging.getLogger(__name__)
 _CA = ATOM37_INDEX["CA"]
 
 
-def ca_distance_change(previous: jax.Array, current: jax.Array, seq_mask: jax.Array) -> jax.Array:
+def ca_distance_change(previous: ArrayLike, current: ArrayLike, seq_mask: ArrayLike,
+                       block: int = 256) -> float:
     """Root-mean-square change of the CA-CA distances between two atom37 structures.
 
     The early-stopping criterion of AF2Complex and ColabFold: sqrt(mean over residue
-    pairs in the mask of (d_prev - d_cur)^2 + 1e-8), in Angstrom.
+    pairs in the mask of (d_prev - d_cur)^2 + 1e-8), in Angstrom. Computed on the host
+    from the CA coordinates only ([L, 3] each), ``block`` rows of the distance matrices
+    at a time in float64: memory O(block x L), no device memory at all.
     """
-    def distances(x):
-        ca = x[:, _CA]
-        return jnp.sqrt(jnp.sum(jnp.square(ca[:, None] - ca[None, :]), axis=-1))
-
-    mask = seq_mask[:, None] * seq_mask[None, :]
-    change = jnp.square(distances(previous) - distances(current))
-    return jnp.sqrt(jnp.sum(change * mask) / jnp.sum(mask) + 1e-8)
+    ca_prev = np.asarray(previous, np.float64)[:, _CA]
+    ca_cur = np.asarray(current, np.float64)[:, _CA]
+    mask = np.asarray(seq_mask, np.float64)
+    total = 0.0
+    for start in range(0, ca_prev.shape[0], block):
+        rows = slice(start, start + block)
+        d_prev = np.linalg.norm(ca_prev[rows, None] - ca_prev[None], axis=-1)
+        d_cur = np.linalg.norm(ca_cur[rows, None] - ca_cur[None], axis=-1)
+        total += float(mask[rows] @ np.square(d_prev - d_cur) @ mask)
+    pairs = float(mask.sum()) ** 2
+    return float(np.sqrt(total / pairs + 1e-8))
 
 
 @dataclass(frozen=True)
