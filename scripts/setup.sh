@@ -18,7 +18,7 @@ done
 declare -A apt_for=(
   [jackhmmer]=hmmer [hmmsearch]=hmmer [hmmbuild]=hmmer
   [hhblits]=hhsuite [hhsearch]=hhsuite
-  [mmseqs]=mmseqs2 [kalign]=kalign
+  [mmseqs]=mmseqs2 [kalign]=kalign [rsync]=rsync
 )
 if [ "$with_test" = 1 ]; then
   apt_for+=([chromium]=chromium [chromedriver]=chromium-driver [slurmctld]=slurm-wlm [munged]=munge)

@@ -146,7 +146,8 @@ def install_database(
         fetched.append((item, dest, sha))
         sources.append(f"{item.name} sha256:{sha}")
     if db.source == "rsync":
-        files.update(rsync_mmcif(db, root, progress))
+        files.update(rsync_mmcif(db, root, progress, options.timeout,
+                                 fix=f"{fix} --only {db.name}"))
     files.update(unpack_all(fetched, root, options.keep_archives, progress))
     missing = [e.path for e in db.layout if not _exists(root / e.path, e.kind)]
     if missing:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import shutil
+import subprocess
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -118,33 +119,70 @@ def _untar(archive: Path, into: Path, root: Path, compressed: bool) -> dict[str,
     return files
 
 
-def rsync_mmcif(db: Database, root: Path, progress: Progress) -> dict[str, FileRecord]:
+#: rsync's exit statuses that mean something to a user (rsync(1), EXIT VALUES).
+_RSYNC_REASONS = {
+    5: "the server refused the request (is the module name right?)",
+    10: "cannot connect to the rsync server (offline, a firewall, or the wrong host or port)",
+    12: "the connection broke mid-transfer",
+    23: "some files could not be transferred",
+    30: "the transfer stalled (timeout)",
+    35: "timed out connecting to the rsync server",
+}
+
+
+def rsync_mmcif(
+    db: Database, root: Path, progress: Progress, timeout: float = 60.0, fix: str = "",
+) -> dict[str, FileRecord]:
     """Mirror the PDB's divided mmCIF tree with rsync, then flatten and decompress it.
 
-    This is how AlphaFold's ``download_pdb_mmcif.sh`` builds ``pdb_mmcif/mmcif_files``.
-    rsync resumes by itself; decompressed files are written atomically.
+    This is how AlphaFold's ``download_pdb_mmcif.sh`` builds ``pdb_mmcif/mmcif_files``:
+    ``<root>/pdb_mmcif/raw/`` mirrors the server's ``XX/xxxx.cif.gz`` tree (kept, so a
+    re-run transfers only what changed), and every ``.cif.gz`` newer than its
+    ``mmcif_files/xxxx.cif`` is decompressed there, atomically. rsync resumes by itself.
+    ``timeout`` bounds the connection attempt; an unreachable server fails with one line.
     """
-    from folding.data.tools.base import find_binary, run_tool
+    from folding.data.tools.base import find_binary
 
     rsync = find_binary("rsync")
     mmcif_dir = next((root / e.path for e in db.layout if e.kind == "dir"), root / db.name)
     raw = mmcif_dir.parent / "raw"
     raw.mkdir(parents=True, exist_ok=True)
+    url = str(db.rsync_url)
     argv: list[str] = [rsync, "--recursive", "--links", "--perms", "--times", "--compress",
-                       "--delete"]
+                       "--delete", f"--timeout={max(600, int(timeout))}"]
+    if "::" in url or url.startswith("rsync://"):
+        argv.append(f"--contimeout={max(1, int(timeout))}")
     if db.rsync_port:
         argv.append(f"--port={db.rsync_port}")
-    progress.note(f"{db.name}: rsync from {db.rsync_url} (this takes hours for the full PDB)")
-    run_tool([*argv, str(db.rsync_url), f"{raw}/"], fix="check the rsync mirror and network")
+    where = url + (f" (port {db.rsync_port})" if db.rsync_port else "")
+    progress.note(f"{db.name}: rsync from {where} (this takes hours for the full PDB)")
+    completed = subprocess.run([*argv, url, f"{raw}/"], capture_output=True, text=True,
+                               errors="replace", check=False)
+    if completed.returncode != 0:
+        reason = _RSYNC_REASONS.get(completed.returncode, f"exit status {completed.returncode}")
+        lines = [line.strip() for line in completed.stderr.splitlines() if line.strip()]
+        detail = next((line for line in lines if line.startswith("rsync:")), lines[-1] if lines
+                      else "")
+        raise MissingResourceError(
+            f"{db.name}: rsync from {where} failed: {reason}" + (f" ({detail})" if detail else "")
+            + f"; check the network and run again to resume: {fix or 'the same command'}"
+        )
     mmcif_dir.mkdir(parents=True, exist_ok=True)
     count = 0
     for source in sorted(raw.rglob("*.cif.gz")):
         target = mmcif_dir / source.name[:-3]
         if target.exists() and target.stat().st_mtime >= source.stat().st_mtime:
             continue
-        with gzip.open(source, "rb") as stream, atomic_path(target) as tmp, \
-                open(tmp, "wb") as out:
-            shutil.copyfileobj(stream, out, _CHUNK)
+        try:
+            with gzip.open(source, "rb") as stream, atomic_path(target) as tmp, \
+                    open(tmp, "wb") as out:
+                shutil.copyfileobj(stream, out, _CHUNK)
+        except (OSError, EOFError) as error:
+            source.unlink(missing_ok=True)
+            raise UnpackError(
+                f"{source.name} from {where} is not a valid gzip file ({error}); it was "
+                f"removed; run again to fetch it anew: {fix or 'the same command'}"
+            ) from error
         count += 1
     progress.note(f"{db.name}: {count} mmCIF files decompressed")
     return {}
