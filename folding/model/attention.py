@@ -1,7 +1,18 @@
 """Multi-head attention: the one function every attention of the trunk goes through.
 
 :func:`attend` is the scaled dot-product core (Suppl. Alg. 7 lines 3-6): the place a
-faster kernel (a fused GPU attention, a lower precision) plugs in for the whole model.
+faster kernel plugs in for the whole model. It has two implementations:
+
+* ``"xla"``, the plain path: two einsums and a float32 softmax that XLA fuses as it
+  can; the logits (and their bias) are materialised. Runs everywhere, any dtype.
+* ``"cudnn"``, cuDNN's fused flash attention through
+  :func:`jax.nn.dot_product_attention`: on a CUDA GPU (compute capability 8.0 or
+  newer), bfloat16/float16 inputs, a head size that is a multiple of 8 (at most 128)
+  and equal key and value head sizes. The logits never leave the chip; only the
+  additive bias (key mask plus pair bias) is materialised, in the compute dtype.
+
+:func:`attention_implementation` chooses between them ("auto": cuDNN where it is
+supported). Sigmoid gating and the output projection stay outside the core.
 :class:`GatedAttention` holds the official projection parameters (``query_w``,
 ``key_w``, ``value_w``, ``gating_w``, ``gating_b``, ``output_w``, ``output_b``) and
 :func:`gated_attention` applies them; :class:`GlobalAttention` is the cheaper
@@ -10,7 +21,9 @@ variant of the extra-MSA stack (Suppl. Alg. 19).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import haiku as hk
 import jax
@@ -44,8 +57,63 @@ def mask_bias(mask: jax.Array, dtype=jnp.float32) -> jax.Array:
     return (MASKED_BIAS * (1.0 - mask.astype(jnp.float32))).astype(dtype)
 
 
+#: The values of :attr:`GlobalConfig.attention <folding.model.global_config.GlobalConfig>`.
+ATTENTION_IMPLEMENTATIONS = ("auto", "xla", "cudnn")
+#: The largest head size the fused path is used for (cuDNN takes 128 before Hopper).
+FUSED_MAX_HEAD_DIM = 128
+
+
+@lru_cache(maxsize=1)
+def cuda_flash_attention_available() -> bool:
+    """Whether the default backend is a CUDA GPU on which cuDNN flash attention runs."""
+    try:
+        device = jax.devices()[0]
+    except RuntimeError:
+        return False
+    if device.platform != "gpu":
+        return False
+    version = str(getattr(device.client, "platform_version", "")).lower()
+    if "cuda" not in version:
+        return False
+    capability = str(getattr(device, "compute_capability", "0.0"))
+    try:
+        major = int(capability.split(".")[0])
+    except ValueError:
+        return False
+    return major >= 8
+
+
+def fused_attention_supported(dtype, head_dim: int, value_dim: int) -> bool:
+    """Whether cuDNN's fused attention takes these inputs (backend, dtype, head sizes)."""
+    return (jnp.dtype(dtype) in (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
+            and head_dim == value_dim and head_dim % 8 == 0
+            and head_dim <= FUSED_MAX_HEAD_DIM and cuda_flash_attention_available())
+
+
+def attention_implementation(requested: str, dtype, head_dim: int, value_dim: int) -> str:
+    """The implementation :func:`attend` will run: "xla" or "cudnn".
+
+    ``requested`` is "auto" (cuDNN where :func:`fused_attention_supported`, else the
+    plain path), "xla" (always the plain path) or "cudnn" (an error where cuDNN cannot
+    run these inputs).
+    """
+    if requested not in ATTENTION_IMPLEMENTATIONS:
+        raise ValueError(f"attention must be one of {ATTENTION_IMPLEMENTATIONS}, "
+                         f"not {requested!r}")
+    if requested == "xla":
+        return "xla"
+    supported = fused_attention_supported(dtype, head_dim, value_dim)
+    if requested == "cudnn" and not supported:
+        raise ValueError(
+            f"cuDNN attention needs a CUDA GPU of compute capability 8.0+, bfloat16 or "
+            f"float16 (got {jnp.dtype(dtype).name}) and equal head sizes that are "
+            f"multiples of 8 up to {FUSED_MAX_HEAD_DIM} (got {head_dim}/{value_dim}); "
+            f"use attention='auto' or 'xla'")
+    return "cudnn" if supported else "xla"
+
+
 def attend(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array,
-           shared_bias: jax.Array | None = None) -> jax.Array:
+           shared_bias: jax.Array | None = None, implementation: str = "xla") -> jax.Array:
     """Softmax attention of pre-scaled queries.
 
     Args:
@@ -54,16 +122,54 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array,
         v: [..., K, H, V] values.
         bias: additive logits bias broadcastable to [..., H, Q, K] (the key mask).
         shared_bias: optional [H, Q, K] bias shared by the batch (the pair bias).
+        implementation: "xla" (the plain path), "cudnn" (fused flash attention; see
+            :func:`attention_implementation`) or "auto".
 
     Returns:
         [..., Q, H, V] attention-weighted values.
     """
-    logits = jnp.einsum("...qhc,...khc->...hqk", q, k) + bias
+    if implementation == "auto":
+        implementation = attention_implementation("auto", q.dtype, q.shape[-1], v.shape[-1])
+    if implementation == "cudnn":
+        return dot_product_attention(q, k, v, bias, shared_bias, implementation="cudnn")
+    if implementation != "xla":
+        raise ValueError(f"unknown attention implementation {implementation!r}")
+    # Logits accumulate in float32 whatever the inputs (as the fused kernels do).
+    logits = jnp.einsum("...qhc,...khc->...hqk", q, k, preferred_element_type=jnp.float32)
+    logits = logits + bias.astype(jnp.float32)
     if shared_bias is not None:
-        logits = logits + shared_bias
+        logits = logits + shared_bias.astype(jnp.float32)
     logits = jnp.clip(logits, -LOGIT_CLIP, LOGIT_CLIP)
-    weights = jax.nn.softmax(logits.astype(jnp.float32), axis=-1).astype(v.dtype)
+    weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
     return jnp.einsum("...hqk,...khc->...qhc", weights, v)
+
+
+def dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array,
+                          shared_bias: jax.Array | None = None,
+                          implementation: str = "cudnn") -> jax.Array:
+    """:func:`attend` through :func:`jax.nn.dot_product_attention` (same arguments).
+
+    The batch dimensions are flattened into one and the two biases summed into one
+    [B, H, Q, K] array in the inputs' dtype (cuDNN takes a single bias). A fully
+    masked query row (every key at -1e9) gets uniform weights, as in the plain path:
+    the bias swamps the logits, so all its entries are equal. ``implementation`` is
+    passed on: "cudnn" on a GPU, "xla" (JAX's own reference) anywhere.
+    """
+    *batch, num_q, num_head, _ = q.shape
+    num_k = k.shape[-3]
+    flat = math.prod(batch)
+    dtype = q.dtype
+    full = bias.astype(dtype)
+    if shared_bias is not None:
+        full = full + shared_bias.astype(dtype)
+    full = jnp.broadcast_to(full, (*batch, num_head, num_q, num_k)).reshape(
+        flat, num_head, num_q, num_k)
+    out = jax.nn.dot_product_attention(
+        q.reshape(flat, num_q, num_head, q.shape[-1]),
+        k.reshape(flat, num_k, num_head, k.shape[-1]),
+        v.reshape(flat, num_k, num_head, v.shape[-1]),
+        bias=full, scale=1.0, implementation=implementation)
+    return out.reshape(*batch, num_q, num_head, v.shape[-1])
 
 
 @jax.tree_util.register_dataclass
@@ -117,18 +223,20 @@ class GatedAttention(hk.Module):
 
 
 def gated_attention(w: AttentionWeights, q_data: jax.Array, m_data: jax.Array,
-                    bias: jax.Array, extra_bias: jax.Array | None = None) -> jax.Array:
+                    bias: jax.Array, extra_bias: jax.Array | None = None,
+                    implementation: str = "xla") -> jax.Array:
     """Multi-head attention from ``q_data`` [B, Q, a] to ``m_data`` [B, K, b].
 
     ``bias`` broadcasts to [B, H, Q, K] (usually the key mask, [B, 1, 1, K]);
-    ``extra_bias`` [H, Q, K] is shared by the batch (the pair bias). Returns [B, Q, out].
+    ``extra_bias`` [H, Q, K] is shared by the batch (the pair bias);
+    ``implementation`` is :func:`attend`'s. Returns [B, Q, out].
     """
     key_dim = w.query_w.shape[-1]
     q = jnp.einsum("bqa,ahc->bqhc", q_data, w.query_w)
     k = jnp.einsum("bka,ahc->bkhc", m_data, w.key_w)
     v = jnp.einsum("bka,ahc->bkhc", m_data, w.value_w)
     q = q * key_dim ** (-0.5)
-    out = attend(q, k, v, bias, extra_bias)
+    out = attend(q, k, v, bias, extra_bias, implementation)
     if w.gating_w is not None:
         gate = jnp.einsum("bqa,ahc->bqhc", q_data, w.gating_w) + w.gating_b
         out = out * jax.nn.sigmoid(gate)
@@ -136,11 +244,18 @@ def gated_attention(w: AttentionWeights, q_data: jax.Array, m_data: jax.Array,
 
 
 def attention_item_bytes(num_head: int, num_queries: int, num_keys: int, channels: int,
-                         itemsize: int = 4) -> int:
-    """Approximate bytes one batch item of :func:`gated_attention` keeps alive."""
-    logits = 3 * num_head * num_queries * num_keys
-    projections = 5 * (num_queries + num_keys) * channels
-    return itemsize * (logits + projections)
+                         itemsize: int = 4, implementation: str = "xla") -> int:
+    """Approximate bytes one batch item of :func:`gated_attention` keeps alive.
+
+    The plain path holds about three float32 copies of the logits (logits, weights,
+    the softmax's temporaries); the fused one only the summed bias in ``itemsize``.
+    """
+    if implementation == "cudnn":
+        logits = itemsize * num_head * num_queries * num_keys
+    else:
+        logits = 3 * 4 * num_head * num_queries * num_keys
+    projections = 5 * (num_queries + num_keys) * channels * itemsize
+    return logits + projections
 
 
 class GlobalAttention(hk.Module):

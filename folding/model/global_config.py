@@ -1,9 +1,23 @@
 """Numerical settings shared by every module of the model.
 
 One frozen :class:`GlobalConfig` travels through the model: the compute dtype of the
-trunk, the matmul precision, the memory budget that decides how the big attention and
-transition intermediates are cut into chunks (:mod:`folding.model.chunking`), and
-whether dropout runs at inference (for sampling diverse predictions).
+trunk, the matmul precision, the attention implementation, the memory budget that
+decides how the big attention and transition intermediates are cut into chunks
+(:mod:`folding.model.chunking`), and whether dropout runs at inference (for sampling
+diverse predictions).
+
+Two numerical modes:
+
+* ``dtype="float32"`` is real float32: every matmul at precision "highest" (on an
+  NVIDIA GPU the "default" precision of a float32 matmul is TF32, a 10-bit mantissa,
+  which moves outputs far beyond the parity tolerances against the reference). This
+  is the mode the parity tests check; on CPU it costs nothing.
+* ``dtype="bfloat16"`` is the fast mode: the trunk's activations and weights in
+  bfloat16 with float32 accumulation, matmuls at the "default" precision, attention
+  through cuDNN's fused kernel on a GPU. Layer norms, softmaxes, the structure
+  module's geometry and the confidence heads stay in float32. Its accuracy against
+  float32 is measured by ``tests/model/test_bf16.py`` (numbers in
+  ``benchmarks/README.md``).
 """
 
 from __future__ import annotations
@@ -13,6 +27,9 @@ from dataclasses import dataclass
 import jax.numpy as jnp
 
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
+_PRECISIONS = ("auto", "default", "high", "highest", "bfloat16", "tensorfloat32", "float32")
+# Kept in step with folding.model.attention.ATTENTION_IMPLEMENTATIONS (tested).
+_ATTENTION = ("auto", "xla", "cudnn")
 
 
 @dataclass(frozen=True)
@@ -24,8 +41,15 @@ class GlobalConfig:
             "float16"). Parameters are stored in float32 and cast when read; layer
             norms, softmaxes and the structure module stay in float32.
         matmul_precision: JAX matmul precision used while tracing the model
-            ("default", "high" or "highest"); on CPU float32 matmuls are exact
-            float32 whatever this says.
+            ("default", "high", "highest", or "auto": "highest" in float32 mode and
+            "default" in the half-precision modes; see
+            :attr:`resolved_matmul_precision`). On CPU float32 matmuls are exact
+            float32 whatever this says; on a GPU "default" means TF32.
+        attention: implementation of the attention core
+            (:func:`folding.model.attention.attend`): "auto" (cuDNN's fused flash
+            attention on a CUDA GPU in bfloat16/float16 where the head size allows,
+            else the plain XLA path), "xla" (always the plain path) or "cudnn"
+            (the fused path, an error where it cannot run).
         chunk_bytes: the largest intermediate (attention logits, transition hidden
             layer, outer-product block) a chunked operation may materialise at once.
             Outputs do not depend on it. On CPU, intermediates that stay near the
@@ -41,7 +65,8 @@ class GlobalConfig:
     """
 
     dtype: str = "float32"
-    matmul_precision: str = "default"
+    matmul_precision: str = "auto"
+    attention: str = "auto"
     chunk_bytes: int = 16 * 1024 * 1024
     eval_dropout: bool = False
     trim_msa_padding: bool = True
@@ -51,6 +76,18 @@ class GlobalConfig:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, not {self.dtype!r}")
         if self.chunk_bytes <= 0:
             raise ValueError("chunk_bytes must be positive")
+        if self.matmul_precision not in _PRECISIONS:
+            raise ValueError(f"matmul_precision must be one of {_PRECISIONS}, "
+                             f"not {self.matmul_precision!r}")
+        if self.attention not in _ATTENTION:
+            raise ValueError(f"attention must be one of {_ATTENTION}, not {self.attention!r}")
+
+    @property
+    def resolved_matmul_precision(self) -> str:
+        """The precision the model runs at: "auto" resolved from the dtype."""
+        if self.matmul_precision != "auto":
+            return self.matmul_precision
+        return "highest" if self.dtype == "float32" else "default"
 
     @property
     def compute_dtype(self) -> jnp.dtype:

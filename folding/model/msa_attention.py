@@ -17,6 +17,7 @@ from folding.model.attention import (
     AttentionConfig,
     GatedAttention,
     GlobalAttention,
+    attention_implementation,
     attention_item_bytes,
     gated_attention,
     global_attention,
@@ -47,14 +48,16 @@ class MSARowAttentionWithPairBias(hk.Module):
         pair_bias = jnp.einsum("qkc,ch->hqk", pair_normed, feat_2d_weights)
         attn = GatedAttention(c.num_head, channels, c.gating, c.key_dim, c.value_dim)
         weights = attn.weights(channels, channels, msa.dtype)
+        impl = attention_implementation(self.global_config.attention, msa.dtype,
+                                        weights.query_w.shape[-1], weights.value_w.shape[-1])
 
         def rows(x, mask):
             x = layer_norm(x, *query_ln)
             bias = mask_bias(mask, x.dtype)[:, None, None, :]
-            return gated_attention(weights, x, x, bias, pair_bias)
+            return gated_attention(weights, x, x, bias, pair_bias, impl)
 
         item = attention_item_bytes(c.num_head, num_res, num_res, channels,
-                                    jnp.dtype(msa.dtype).itemsize)
+                                    jnp.dtype(msa.dtype).itemsize, impl)
         size = chunking.chunk_size(num_seq, item, self.global_config.chunk_bytes)
         return chunking.map_chunks(rows, [msa, msa_mask], [0, 0], 0, size)
 
@@ -75,14 +78,16 @@ class MSAColumnAttention(hk.Module):
         query_ln = LayerNorm(name="query_norm").params(channels)
         attn = GatedAttention(c.num_head, channels, c.gating, c.key_dim, c.value_dim)
         weights = attn.weights(channels, channels, msa.dtype)
+        impl = attention_implementation(self.global_config.attention, msa.dtype,
+                                        weights.query_w.shape[-1], weights.value_w.shape[-1])
 
         def columns(x, mask):
             x = layer_norm(jnp.swapaxes(x, 0, 1), *query_ln)
             bias = mask_bias(jnp.swapaxes(mask, 0, 1), x.dtype)[:, None, None, :]
-            return jnp.swapaxes(gated_attention(weights, x, x, bias), 0, 1)
+            return jnp.swapaxes(gated_attention(weights, x, x, bias, implementation=impl), 0, 1)
 
         item = attention_item_bytes(c.num_head, num_seq, num_seq, channels,
-                                    jnp.dtype(msa.dtype).itemsize)
+                                    jnp.dtype(msa.dtype).itemsize, impl)
         size = chunking.chunk_size(num_res, item, self.global_config.chunk_bytes)
         return chunking.map_chunks(columns, [msa, msa_mask], [1, 1], 1, size)
 

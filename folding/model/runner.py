@@ -23,6 +23,13 @@ from numpy.typing import ArrayLike
 from folding.common.atoms import ATOM37_INDEX
 from folding.errors import InputError
 from folding.model.alphafold import IterationOutput, NetworkConfig, forward
+from folding.model.buckets import (
+    BucketShape,
+    bucket_shape,
+    crop_output,
+    feature_shape,
+    pad_features,
+)
 from folding.model.config import ModelConfig
 from folding.model.features import ProcessedFeatures, RecycledState
 from folding.model.global_config import GlobalConfig
@@ -119,19 +126,38 @@ def compiled_iteration(network: NetworkConfig, global_config: GlobalConfig) -> C
     return jax.jit(forward(network, global_config).apply)
 
 
-class ModelRunner:
-    """One model with its parameters, compiled once per input shape."""
+def run_shape(config: ModelConfig, features: ProcessedFeatures, buckets: bool) -> BucketShape:
+    """The sizes a runner of ``config`` runs ``features`` at (MSA padding trimmed when
+    the global config says so, then their bucket with ``buckets``): what memory
+    planning needs before the runner is made."""
+    if config.global_config.trim_msa_padding:
+        features = features.trimmed()
+    if buckets:
+        return bucket_shape(features, config.data.max_templates)
+    return feature_shape(features)
 
-    def __init__(self, config: ModelConfig, params: Params, params_id: str) -> None:
+
+class ModelRunner:
+    """One model with its parameters, compiled once per input shape.
+
+    With ``buckets`` the features are padded to their shape bucket
+    (:mod:`folding.model.buckets`) so targets of similar size share one compilation;
+    the prediction is cropped back to the real residues.
+    """
+
+    def __init__(self, config: ModelConfig, params: Params, params_id: str,
+                 buckets: bool = False) -> None:
         self.config = config
         self.params_id = params_id
+        self.buckets = buckets
         self.params = jax.device_put(params)
         self._apply = compiled_iteration(config.network, config.global_config)
 
     def iteration(self, features: ProcessedFeatures, r: int, prev: RecycledState,
                   key: jax.Array | None) -> IterationOutput:
         """One pass on slice ``r`` from ``prev`` (no output cast, float32)."""
-        with jax.default_matmul_precision(self.config.global_config.matmul_precision):
+        with jax.default_matmul_precision(
+                self.config.global_config.resolved_matmul_precision):
             return self._apply(self.params, key, features.inputs(r), prev)
 
     def predict(self, features: ProcessedFeatures, seed: int = 0,
@@ -148,8 +174,7 @@ class ModelRunner:
             raise InputError(f"{c.num_recycle} recycles need {num_passes} feature slices, the "
                              f"features hold {features.num_slices}; process the features "
                              f"with num_recycle >= {c.num_recycle} or ask for fewer recycles")
-        if c.global_config.trim_msa_padding:
-            features = features.trimmed()
+        features, real = self._prepare(features)
         emb = c.network.trunk.embeddings
         prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel)
         base_key = jax.random.PRNGKey(seed)
@@ -168,14 +193,34 @@ class ModelRunner:
                      c.name, r + 1, num_passes, time.perf_counter() - start,
                      float(output.mean_plddt), change)
             if callback is not None:
-                callback(r, output, change)
+                callback(r, self._crop(output, real), change)
             if r > 0 and change < c.recycle_early_stop_tolerance:
                 log.info("%s: recycling stopped early after %d recycles", c.name, r)
                 break
         assert output is not None
-        final = jax.tree_util.tree_map(np.asarray, output)
+        final = jax.tree_util.tree_map(np.asarray, self._crop(output, real))
         last = len(changes) - 1
+        n = real.num_res
         return Prediction(c.name, self.params_id, seed, last, tuple(changes), final,
-                          features.arrays["aatype"][last], features.arrays["residue_index"][last],
-                          features.arrays["seq_mask"][last])
+                          features.arrays["aatype"][last][:n],
+                          features.arrays["residue_index"][last][:n],
+                          features.arrays["seq_mask"][last][:n])
+
+    def _prepare(self, features: ProcessedFeatures
+                 ) -> tuple[ProcessedFeatures, BucketShape]:
+        """The features as the model runs them (masked MSA padding trimmed when the
+        global config says so, then padded to their bucket with ``buckets``) and the
+        real sizes to crop the outputs back to."""
+        if self.config.global_config.trim_msa_padding:
+            features = features.trimmed()
+        real = feature_shape(features)
+        if self.buckets:
+            features = pad_features(features, bucket_shape(
+                features, self.config.data.max_templates))
+        return features, real
+
+    def _crop(self, output: IterationOutput, real: BucketShape) -> IterationOutput:
+        if not self.buckets:
+            return output
+        return crop_output(output, real.num_res, real.num_msa)
 

@@ -19,6 +19,7 @@ from folding.model import chunking
 from folding.model.attention import (
     AttentionConfig,
     GatedAttention,
+    attention_implementation,
     attention_item_bytes,
     gated_attention,
     mask_bias,
@@ -94,17 +95,19 @@ class TriangleAttention(hk.Module):
         triangle_bias = jnp.einsum(equation, normed, feat_2d_weights)
         attn = GatedAttention(c.num_head, channels, c.gating, c.key_dim, c.value_dim)
         weights = attn.weights(channels, channels, pair.dtype)
+        impl = attention_implementation(self.global_config.attention, pair.dtype,
+                                        weights.query_w.shape[-1], weights.value_w.shape[-1])
         ending = self.ending_node
 
         def rows(x, mask):
             if ending:
                 x, mask = jnp.swapaxes(x, 0, 1), jnp.swapaxes(mask, 0, 1)
             bias = mask_bias(mask, x.dtype)[:, None, None, :]
-            out = gated_attention(weights, x, x, bias, triangle_bias)
+            out = gated_attention(weights, x, x, bias, triangle_bias, impl)
             return jnp.swapaxes(out, 0, 1) if ending else out
 
         item = attention_item_bytes(c.num_head, num_res, num_res, channels,
-                                    jnp.dtype(pair.dtype).itemsize)
+                                    jnp.dtype(pair.dtype).itemsize, impl)
         size = chunking.chunk_size(num_res, item, self.global_config.chunk_bytes)
         axis = 1 if ending else 0
         return chunking.map_chunks(rows, [normed, pair_mask], [axis, axis], axis, size)

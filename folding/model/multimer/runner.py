@@ -147,7 +147,8 @@ class MultimerRunner:
     def iteration(self, features: MultimerFeatures, sample: SampledMsa, prev: RecycledState,
                   key: jax.Array | None = None) -> MultimerIterationOutput:
         """One pass on ``sample`` from ``prev`` (float32, no output cast)."""
-        with jax.default_matmul_precision(self.config.global_config.matmul_precision):
+        with jax.default_matmul_precision(
+                self.config.global_config.resolved_matmul_precision):
             return self._apply(self.params, key, features.inputs(sample), prev)
 
     def predict(self, features: MultimerFeatures, seed: int = 0, model_name: str | None = None,
