@@ -4,6 +4,8 @@
     folding databases download --preset P --dir D [--only NAME[,NAME]] [--jobs N] [--force]
     folding databases check --preset P --dir D [--only NAME] [--deep]
     folding databases build-demo --dir D [--source FOLDER]
+    folding databases build-demo --dir D --from public [--uniprot-url URL] [--rcsb-url URL]
+        [--wwpdb-url URL]
     folding databases fetch-mmcif --hits FILE [FILE...] --dir D [--preset P] [--limit N]
 
 ``--manifest FILE`` replaces ``--preset`` with any manifest file (a mirror, a test).
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 from folding.databases.manifest import PRESETS, Manifest, load_manifest, load_preset
+from folding.databases.public import PublicSources
 from folding.errors import InputError, MissingResourceError
 
 
@@ -43,10 +46,25 @@ def configure(parser: argparse.ArgumentParser) -> None:
     check.add_argument("--only", help="comma-separated database names")
     check.add_argument("--deep", action="store_true", help="re-hash every file, however big")
 
-    demo = sub.add_parser("build-demo", help="build the demo databases from the real data")
+    demo = sub.add_parser("build-demo", help="build the demo databases from the real data "
+                          "folder, or (--from public) from UniProt, RCSB and the wwPDB")
     demo.add_argument("--dir", required=True, type=Path, help="database folder to create")
+    demo.add_argument("--from", dest="origin", choices=("shared", "public"), default="shared",
+                      help="shared: the real data folder (default); public: download from "
+                      "the public services (needs the internet)")
     demo.add_argument("--source", type=Path,
                       help="real data folder (default $FOLDING_SHARED_DATA or ../shared/data)")
+    defaults = PublicSources()
+    demo.add_argument("--uniprot-url", default=defaults.uniprot,
+                      help=f"--from public: UniProt REST API ({defaults.uniprot})")
+    demo.add_argument("--rcsb-url", default=defaults.rcsb,
+                      help=f"--from public: RCSB file server ({defaults.rcsb})")
+    demo.add_argument("--wwpdb-url", default=defaults.wwpdb,
+                      help=f"--from public: wwPDB file server ({defaults.wwpdb})")
+    demo.add_argument("--jobs", type=int, default=4, help="--from public: parallel downloads")
+    demo.add_argument("--retries", type=int, default=2, help="--from public: retries per file")
+    demo.add_argument("--timeout", type=float, default=60.0,
+                      help="--from public: socket timeout, s")
 
     fetch = sub.add_parser("fetch-mmcif",
                            help="fetch the mmCIF files of template hits (on-demand pdb_mmcif)")
@@ -143,11 +161,34 @@ def _check(args: argparse.Namespace) -> int:
 def _build_demo(args: argparse.Namespace) -> int:
     from folding.databases.demo import build_demo
 
+    if args.origin == "public":
+        return _build_demo_public(args)
     build = build_demo(args.dir, args.source)
     for name, rel, count, size in build.entries:
         print(f"{name}: {rel} ({count} entries, {size / 1e6:.1f} MB)")
     print(f"demo databases built in {build.root} from {build.source} "
           f"in {build.seconds:.1f} s")
+    return 0
+
+
+def _build_demo_public(args: argparse.Namespace) -> int:
+    import time
+
+    from folding.databases.download import DownloadOptions
+    from folding.databases.public import build_public
+
+    if args.source is not None:
+        raise InputError("--source names the real data folder; it does not go with --from "
+                         "public")
+    start = time.perf_counter()
+    sources = PublicSources(uniprot=args.uniprot_url, rcsb=args.rcsb_url, wwpdb=args.wwpdb_url)
+    options = DownloadOptions(jobs=args.jobs, retries=args.retries, timeout=args.timeout,
+                              progress_interval=0)
+    entries, urls = build_public(args.dir, sources, options=options)
+    for name, rel, count, size in entries:
+        print(f"{name}: {rel} ({count} entries, {size / 1e6:.1f} MB)")
+    print(f"demo databases built in {args.dir} from {len(urls)} downloads (UniProt, RCSB, "
+          f"wwPDB) in {time.perf_counter() - start:.1f} s")
     return 0
 
 

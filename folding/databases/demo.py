@@ -142,7 +142,7 @@ def _write_fasta(
 
 
 def _record(
-    manifest: Manifest, root: Path, name: str, paths: list[Path], source: Path | None
+    manifest: Manifest, root: Path, name: str, paths: list[Path], source: Path | str | None
 ) -> None:
     db = manifest.get(name)
     write_record(root, InstallRecord(
