@@ -4,16 +4,25 @@ It serves bytes registered under a path, honours ``Range: bytes=N-`` (206 with
 Content-Range), and can misbehave on purpose: drop the connection after some bytes of
 the first responses (``drop_after``), ignore Range (``ignore_range``), or send bytes
 slowly (``delay``) so that parallel downloads overlap. Every request is logged.
+
+``public_mirror`` makes it stand in for UniProt, RCSB and the wwPDB: it answers the exact
+URLs of the demo's public recipe (databases/demo.yaml) with real files from the data folder.
 """
 
 from __future__ import annotations
 
+import gzip
 import threading
 import time
+import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+
+from folding.databases.demo import _a3m_records, _stockholm_records
+from folding.databases.public import PublicSources, load_recipe
 
 
 @dataclass
@@ -117,3 +126,58 @@ def http_server():
         httpd.shutdown()
         httpd.server_close()
         thread.join()
+
+
+def _fasta(records) -> bytes:
+    return "".join(f">{name} served by the loopback UniProt\n{seq}\n"
+                   for name, seq in records).encode()
+
+
+def _answers(data: Path) -> dict[str, list[bytes]]:
+    """Real sequences to answer each database's queries with, in turn."""
+    alignments = data / "alignments"
+    sequences = data / "sequences"
+    return {
+        "uniref90": [
+            _fasta(_stockholm_records([alignments / "P61626" / "uniref90_hits.sto"])),
+            _fasta(_stockholm_records([alignments / "A0A024R1R8" / "uniref90_hits.sto"])),
+            (sequences / "globins45.fa").read_bytes(),
+            (sequences / "proteome_938293.faa").read_bytes(),
+            (sequences / "uniprot_500.fasta").read_bytes(),
+        ],
+        "mgnify": [_fasta(_stockholm_records(sorted(alignments.glob("*/mgnify_hits.sto"))))],
+        "small_bfd": [_fasta(_a3m_records([alignments / "P61626" / "bfd_uniref_hits.a3m"])),
+                      _fasta(_a3m_records([alignments / "A0A024R1R8" / "bfd_uniref_hits.a3m"]))],
+        "uniprot": [(sequences / "uniprot_500.fasta").read_bytes(),
+                    _fasta(_stockholm_records(
+                        [alignments / "A0A024R1R8" / "uniprot_hits.sto"], strip_range=True))],
+    }
+
+
+def _path(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@pytest.fixture
+def public_mirror(http_server, shared_data):
+    """The loopback server, answering every URL of the public recipe with real data."""
+    sources = PublicSources(uniprot=http_server.base + "/uniprot",
+                            rcsb=http_server.base + "/rcsb", wwpdb=http_server.base + "/wwpdb")
+    recipe = load_recipe()
+    answers = _answers(shared_data)
+    counts: dict[str, int] = {}
+    for query in recipe.queries:
+        k = counts[query.database] = counts.get(query.database, -1) + 1
+        choices = answers[query.database]
+        http_server.serve(_path(sources.uniprot_query(query.query, query.limit)),
+                          choices[k % len(choices)])
+    templates = shared_data / "templates"
+    http_server.serve(_path(sources.seqres()),
+                      (templates / "pdb_seqres" / "pdb_seqres.txt").read_bytes())
+    http_server.serve(_path(sources.obsolete()),
+                      (templates / "pdb_mmcif" / "obsolete.dat").read_bytes())
+    for pdb_id in recipe.pdb_ids:
+        cif = templates / "pdb_mmcif" / "mmcif_files" / f"{pdb_id}.cif"
+        http_server.serve(_path(sources.mmcif(pdb_id)), gzip.compress(cif.read_bytes(), mtime=0))
+    return http_server, sources
