@@ -130,10 +130,11 @@ def run_shape(config: ModelConfig, features: ProcessedFeatures, buckets: bool) -
     """The sizes a runner of ``config`` runs ``features`` at (MSA padding trimmed when
     the global config says so, then their bucket with ``buckets``): what memory
     planning needs before the runner is made."""
+    caps = feature_shape(features)
     if config.global_config.trim_msa_padding:
         features = features.trimmed()
     if buckets:
-        return bucket_shape(features, config.data.max_templates)
+        return bucket_shape(features, config.data.max_templates, caps)
     return feature_shape(features)
 
 
@@ -193,12 +194,12 @@ class ModelRunner:
                      c.name, r + 1, num_passes, time.perf_counter() - start,
                      float(output.mean_plddt), change)
             if callback is not None:
-                callback(r, self._crop(output, real), change)
+                callback(r, self._crop(output, real) if self.buckets else output, change)
             if r > 0 and change < c.recycle_early_stop_tolerance:
                 log.info("%s: recycling stopped early after %d recycles", c.name, r)
                 break
         assert output is not None
-        final = jax.tree_util.tree_map(np.asarray, self._crop(output, real))
+        final = self._crop(output, real)
         last = len(changes) - 1
         n = real.num_res
         return Prediction(c.name, self.params_id, seed, last, tuple(changes), final,
@@ -211,16 +212,18 @@ class ModelRunner:
         """The features as the model runs them (masked MSA padding trimmed when the
         global config says so, then padded to their bucket with ``buckets``) and the
         real sizes to crop the outputs back to."""
+        caps = feature_shape(features)
         if self.config.global_config.trim_msa_padding:
             features = features.trimmed()
         real = feature_shape(features)
         if self.buckets:
             features = pad_features(features, bucket_shape(
-                features, self.config.data.max_templates))
+                features, self.config.data.max_templates, caps))
         return features, real
 
     def _crop(self, output: IterationOutput, real: BucketShape) -> IterationOutput:
-        if not self.buckets:
-            return output
-        return crop_output(output, real.num_res, real.num_msa)
+        """The outputs as NumPy arrays, cut back to the real sizes (on the host: slicing
+        device arrays would compile a slice per target shape)."""
+        output = jax.tree_util.tree_map(np.asarray, output)
+        return crop_output(output, real.num_res, real.num_msa) if self.buckets else output
 

@@ -1,0 +1,242 @@
+"""GPU (or host) memory planning for one prediction: chunk budget and whether it fits.
+
+Before anything is compiled, :func:`plan_memory` estimates the peak memory of one
+recycling pass from the input's shape (residues L, MSA cluster rows N, extra-MSA rows
+E, templates T), the trunk's dtype and the chunk budget, compares it with what the
+device has free, and chooses the chunk budget of :mod:`folding.model.chunking`
+(:attr:`~folding.model.global_config.GlobalConfig.chunk_bytes`). When the estimate
+does not fit, :meth:`MemoryPlan.check` raises one clear error naming the longest
+sequence this device takes, instead of an out-of-memory crash after minutes of
+compilation. There is no host offload ("spill"): JAX's host-offload flags are not
+reliable enough to plan around, so a target that does not fit is refused.
+
+**The estimate** (an estimate, not a bound). Measured on one H100 80 GB
+(``benchmarks/gpu_memory.py``, model_1_ptm, one pass, float32, 64 MiB chunks, full
+MSA: 512 cluster rows, 5,120 extra rows, 4 templates; live memory with
+``XLA_PYTHON_CLIENT_ALLOCATOR=platform``): 8.6 GiB at L = 1,024 and 23.1 GiB at
+L = 2,048. Beside a fixed part (parameters and a few chunk intermediates), the
+memory that grows with L comes from the MSA representations (N x L x 256 and
+E x L x 64 values, a few copies alive at once: per residue) and from the pair
+representation and its updates (L x L x 128 values: per residue pair). Fitting the two
+measurements gives about 5.5 MiB per residue and 2.9 KiB per residue pair at the full
+MSA; the per-residue part is scaled with the MSA rows actually run, a larger chunk
+budget adds three chunks, and bfloat16 is taken as 0.55 x float32 for the parts that
+grow with L (an unmeasured guess: most activations halve, layer norms, softmaxes and
+the recycled state stay float32). Usable memory is 90% of what the device reports
+free: on GPU ``bytes_limit - bytes_in_use`` of ``memory_stats()`` (JAX's pool, by
+default 75% of the card; ``XLA_PYTHON_CLIENT_MEM_FRACTION`` raises it), on CPU the
+host's available RAM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, replace
+from typing import Any
+
+from folding.errors import InputError
+
+log = logging.getLogger(__name__)
+
+MIB = 1 << 20
+GIB = 1 << 30
+
+#: The H100 measurements the estimate is fitted to: (residues, live bytes), with the
+#: configuration below.
+MEASURED_LIVE_BYTES: tuple[tuple[int, int], ...] = ((1024, int(8.6 * GIB)),
+                                                   (2048, int(23.1 * GIB)))
+MEASURED_MSA_ROWS, MEASURED_EXTRA_ROWS, MEASURED_CHUNK_BYTES = 512, 5120, 64 * MIB
+#: float32 parameters of one monomer model (about 93 M values), rounded up.
+PARAMS_BYTES = 400 * MIB
+#: Channels of the cluster and extra MSA representations (Suppl. Table 1 / 1.7.2).
+MSA_CHANNELS, EXTRA_MSA_CHANNELS = 256, 64
+#: Share of the reported free memory the plan may use.
+USABLE_FRACTION = 0.9
+#: bfloat16 trunk: the parts that grow with L, relative to float32 (a guess).
+DTYPE_FACTOR = {"float32": 1.0, "bfloat16": 0.55, "float16": 0.55}
+#: Chunk budgets the planner chooses between: on CPU 16 MiB was fastest (see
+#: GlobalConfig.chunk_bytes); on GPU larger chunks mean fewer sequential loop steps.
+CPU_CHUNK_BYTES = 16 * MIB
+GPU_CHUNK_CHOICES = tuple(m * MIB for m in (256, 128, 64, 32, 16, 8, 4))
+CHUNKS_ALIVE = 3
+
+
+@dataclass(frozen=True)
+class DeviceMemory:
+    """What a device has: its platform ("gpu", "cpu", "tpu"), kind (the name JAX gives
+    it), total and free bytes, and where the figures come from."""
+
+    platform: str
+    kind: str
+    total_bytes: int
+    free_bytes: int
+    source: str
+
+    def describe(self) -> str:
+        return (f"{self.kind} ({self.platform}): {self.free_bytes / GIB:.1f} GiB free of "
+                f"{self.total_bytes / GIB:.1f} GiB ({self.source})")
+
+
+def _host_memory() -> tuple[int, int]:
+    """Total and available host RAM in bytes (/proc/meminfo, else sysconf)."""
+    try:
+        with open("/proc/meminfo") as handle:
+            info = {line.split(":")[0]: int(line.split()[1]) * 1024 for line in handle
+                    if line.split()[1:2] and line.split()[1].isdigit()}
+        return info["MemTotal"], info.get("MemAvailable", info.get("MemFree", 0))
+    except (OSError, KeyError, ValueError, IndexError):
+        page = os.sysconf("SC_PAGE_SIZE")
+        return page * os.sysconf("SC_PHYS_PAGES"), page * os.sysconf("SC_AVPHYS_PAGES")
+
+
+def device_memory(device: Any = None) -> DeviceMemory:
+    """The memory of ``device`` (default: JAX's first device).
+
+    Accelerators report ``memory_stats()`` (``bytes_limit`` is the pool JAX may use,
+    ``bytes_in_use`` what it holds); CPUs report none, so the host's RAM is used.
+    """
+    import jax
+
+    device = jax.devices()[0] if device is None else device
+    platform = str(device.platform).lower()
+    platform = "gpu" if platform in ("gpu", "cuda", "rocm") else platform
+    kind = str(getattr(device, "device_kind", platform))
+    stats = None
+    try:
+        stats = device.memory_stats()
+    except Exception:  # backends without statistics raise or return None
+        stats = None
+    if stats and stats.get("bytes_limit"):
+        limit = int(stats["bytes_limit"])
+        return DeviceMemory(platform, kind, limit, max(0, limit - int(stats.get(
+            "bytes_in_use", 0))), "memory_stats: bytes_limit - bytes_in_use")
+    total, available = _host_memory()
+    return DeviceMemory(platform, kind, total, available, "host RAM available")
+
+
+@dataclass(frozen=True)
+class ModelShape:
+    """The input sizes that set the memory of one pass, and the trunk's dtype."""
+
+    num_res: int
+    num_msa: int = MEASURED_MSA_ROWS
+    num_extra_msa: int = MEASURED_EXTRA_ROWS
+    num_templates: int = 4
+    dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.num_res < 1 or min(self.num_msa, self.num_extra_msa, self.num_templates) < 0:
+            raise ValueError(f"invalid model shape {self}")
+        if self.dtype not in DTYPE_FACTOR:
+            raise ValueError(f"dtype must be one of {sorted(DTYPE_FACTOR)}, not {self.dtype!r}")
+
+
+def _fit() -> tuple[float, float]:
+    """Per-residue and per-pair bytes at the measured configuration (two-point fit)."""
+    fixed = PARAMS_BYTES + CHUNKS_ALIVE * MEASURED_CHUNK_BYTES
+    (l1, m1), (l2, m2) = MEASURED_LIVE_BYTES
+    y1, y2 = m1 - fixed, m2 - fixed
+    per_pair = (y2 - y1 * l2 / l1) / (l2 * l2 - l1 * l2)
+    per_residue = (y1 - per_pair * l1 * l1) / l1
+    return per_residue, per_pair
+
+
+PER_RESIDUE_BYTES, PER_PAIR_BYTES = _fit()
+
+
+def estimate_bytes(shape: ModelShape, chunk_bytes: int) -> int:
+    """Estimated peak memory of one recycling pass (see the module docstring)."""
+    measured_rows = MEASURED_MSA_ROWS * MSA_CHANNELS + MEASURED_EXTRA_ROWS * EXTRA_MSA_CHANNELS
+    rows = shape.num_msa * MSA_CHANNELS + shape.num_extra_msa * EXTRA_MSA_CHANNELS
+    row_share = max(0.1, rows / measured_rows)
+    grows = (PER_RESIDUE_BYTES * row_share * shape.num_res
+             + PER_PAIR_BYTES * shape.num_res * shape.num_res)
+    return int(PARAMS_BYTES + CHUNKS_ALIVE * chunk_bytes + DTYPE_FACTOR[shape.dtype] * grows)
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """The plan of one prediction: chunk budget, estimate, and whether it fits.
+
+    ``longest_fitting`` is the longest sequence (same MSA rows, templates, dtype and
+    the smallest chunk budget) whose estimate fits the usable memory.
+    """
+
+    shape: ModelShape
+    device: DeviceMemory
+    chunk_bytes: int
+    estimated_bytes: int
+    usable_bytes: int
+    fits: bool
+    longest_fitting: int
+
+    def describe(self) -> str:
+        s = self.shape
+        return (f"memory plan: L={s.num_res}, {s.num_msa} MSA rows, {s.num_extra_msa} extra "
+                f"rows, {s.num_templates} templates, {s.dtype}: estimated "
+                f"{self.estimated_bytes / GIB:.1f} GiB of {self.usable_bytes / GIB:.1f} GiB "
+                f"usable on {self.device.describe()}; chunk budget "
+                f"{self.chunk_bytes // MIB} MiB; "
+                f"{'fits' if self.fits else 'does NOT fit'} (longest that fits here: about "
+                f"{self.longest_fitting} residues)")
+
+    def check(self, target: str = "the target") -> None:
+        """Raise one :class:`InputError` before compiling when the estimate does not fit."""
+        if self.fits:
+            return
+        s = self.shape
+        hints = []
+        if s.dtype == "float32":
+            hints.append("--dtype bfloat16")
+        if s.num_extra_msa > 1024:
+            hints.append("--max-extra-msa 1024")
+        if s.num_msa > 128:
+            hints.append("--max-msa-clusters 128")
+        if self.device.platform == "gpu":
+            hints.append("XLA_PYTHON_CLIENT_MEM_FRACTION=0.95")
+        hints.append("a device with more memory")
+        raise InputError(
+            f"{target}: {s.num_res} residues need about {self.estimated_bytes / GIB:.1f} GiB "
+            f"({s.dtype}, {s.num_msa} MSA rows, {s.num_extra_msa} extra rows) but "
+            f"{self.device.kind} has {self.usable_bytes / GIB:.1f} GiB usable; the longest "
+            f"sequence that fits here is about {self.longest_fitting} residues (estimate); "
+            f"try {', '.join(hints)}, or --no-memory-check to run anyway")
+
+
+def longest_fitting(shape: ModelShape, usable_bytes: int, chunk_bytes: int) -> int:
+    """The longest ``num_res`` whose estimate fits ``usable_bytes`` (0 if none does)."""
+    low, high = 0, 1
+    while estimate_bytes(replace(shape, num_res=high), chunk_bytes) <= usable_bytes:
+        low, high = high, high * 2
+        if high > 1 << 20:
+            return low
+    while high - low > 1:
+        mid = (low + high) // 2
+        if estimate_bytes(replace(shape, num_res=mid), chunk_bytes) <= usable_bytes:
+            low = mid
+        else:
+            high = mid
+    return low
+
+
+def plan_memory(shape: ModelShape, device: DeviceMemory,
+                chunk_bytes: int | None = None) -> MemoryPlan:
+    """Choose the chunk budget for ``shape`` on ``device`` and decide whether it fits.
+
+    On CPU the budget is 16 MiB (fastest measured there). On GPU it is the largest of
+    256 ... 4 MiB whose estimate fits, so long sequences get smaller chunks; a given
+    ``chunk_bytes`` (``--chunk-mb``) is kept as it is and only checked.
+    """
+    usable = int(device.free_bytes * USABLE_FRACTION)
+    smallest = GPU_CHUNK_CHOICES[-1]
+    if chunk_bytes is None:
+        if device.platform == "gpu":
+            choices = GPU_CHUNK_CHOICES
+        else:
+            choices = tuple(c for c in GPU_CHUNK_CHOICES if c <= CPU_CHUNK_BYTES)
+        chunk_bytes = next((c for c in choices if estimate_bytes(shape, c) <= usable),
+                           choices[-1])
+    estimated = estimate_bytes(shape, chunk_bytes)
+    return MemoryPlan(shape, device, chunk_bytes, estimated, usable, estimated <= usable,
+                      longest_fitting(shape, usable, min(chunk_bytes, smallest)))

@@ -1,0 +1,84 @@
+"""GPU memory planning: the estimate reproduces its H100 anchors, decisions for a few
+(length, memory) cases, the chosen chunk budget, and one clear error before compiling."""
+
+from __future__ import annotations
+
+import pytest
+
+from folding.errors import InputError
+from folding.model.memory_plan import (
+    GIB,
+    MEASURED_LIVE_BYTES,
+    MIB,
+    DeviceMemory,
+    ModelShape,
+    device_memory,
+    estimate_bytes,
+    plan_memory,
+)
+
+
+def _gpu(gib: float) -> DeviceMemory:
+    return DeviceMemory("gpu", "test GPU", int(gib * GIB), int(gib * GIB), "test")
+
+
+def test_estimate_reproduces_the_h100_measurements():
+    for length, live in MEASURED_LIVE_BYTES:
+        assert estimate_bytes(ModelShape(length), 64 * MIB) == pytest.approx(live, rel=1e-6)
+
+
+def test_estimate_grows_with_length_rows_and_dtype():
+    base = estimate_bytes(ModelShape(1000), 64 * MIB)
+    assert estimate_bytes(ModelShape(2000), 64 * MIB) > 2.5 * base  # quadratic part grows
+    assert estimate_bytes(ModelShape(1000, num_msa=128, num_extra_msa=1024), 64 * MIB) < base
+    assert estimate_bytes(ModelShape(1000, dtype="bfloat16"), 64 * MIB) < 0.7 * base
+
+
+@pytest.mark.parametrize("length,gib,fits", [
+    (2560, 0.75 * 79.6, True),   # measured to run on an H100 80 GB (JAX's default pool)
+    (1000, 16 * 0.75, True),
+    (2000, 16 * 0.75, False),
+    (3000, 24, False),
+    (300, 4, True),
+    (300, 2, False),
+])
+def test_fit_decisions(length, gib, fits):
+    plan = plan_memory(ModelShape(length), _gpu(gib))
+    assert plan.fits is fits
+    assert (plan.longest_fitting >= length) is fits
+    assert plan.estimated_bytes <= plan.usable_bytes or not fits
+
+
+def test_chunk_budget_follows_free_memory_and_platform():
+    roomy = plan_memory(ModelShape(512), _gpu(60))
+    assert roomy.chunk_bytes == 256 * MIB
+    # Near the limit the plan takes smaller chunks (three are counted alive).
+    shape = ModelShape(1500)
+    tight_gib = (estimate_bytes(shape, 16 * MIB) + 1) / GIB / 0.9
+    tight = plan_memory(shape, _gpu(tight_gib))
+    assert tight.fits and tight.chunk_bytes == 16 * MIB
+    cpu = plan_memory(ModelShape(512), DeviceMemory("cpu", "cpu", 64 * GIB, 64 * GIB, "t"))
+    assert cpu.chunk_bytes == 16 * MIB
+    given = plan_memory(ModelShape(512), _gpu(60), chunk_bytes=5 * MIB)
+    assert given.chunk_bytes == 5 * MIB
+
+
+def test_too_long_is_one_clear_error():
+    plan = plan_memory(ModelShape(4000), _gpu(16))
+    assert not plan.fits
+    with pytest.raises(InputError) as error:
+        plan.check("target.npz")
+    message = str(error.value)
+    assert "\n" not in message
+    for words in ("target.npz", "4000 residues", "test GPU", "longest",
+                  f"about {plan.longest_fitting} residues", "--dtype bfloat16",
+                  "--max-extra-msa", "--no-memory-check"):
+        assert words in message, words
+    assert 1000 < plan.longest_fitting < 4000
+    assert "does NOT fit" in plan.describe()
+
+
+def test_this_machines_memory():
+    memory = device_memory()
+    assert memory.total_bytes > 0 and 0 <= memory.free_bytes <= memory.total_bytes
+    assert memory.platform in ("cpu", "gpu", "tpu")
