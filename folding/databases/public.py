@@ -151,7 +151,14 @@ def build_public(
         queries = [q for q in recipe.queries if q.database == database]
         files = [get(sources.uniprot_query(q.query, q.limit), f"{database}_{k}.fasta")
                  for k, q in enumerate(queries)]
-        entries.append(_write_fasta(manifest, root, database, _fasta_records(files)))
+        records = _fasta_records(files)
+        if not records:
+            raise MissingResourceError(
+                f"build-demo --from public: UniProt returned no sequences for {database} "
+                f"({'; '.join(q.query for q in queries)}); fix the public queries in "
+                "databases/demo.yaml"
+            )
+        entries.append(_write_fasta(manifest, root, database, records))
 
     seqres_download = get(sources.seqres(), "pdb_seqres.txt")
     seqres = root / "pdb_seqres" / "pdb_seqres.txt"

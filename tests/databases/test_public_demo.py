@@ -84,3 +84,16 @@ def test_seqres_is_filtered_to_the_recipe_entries(tmp_path, shared_data):
     lines = target.read_text().splitlines()
     assert {line[1:5] for line in lines if line.startswith(">")} == {"133l", "2q2k"}
     assert len(lines) % 2 == 0
+
+
+def test_public_build_refuses_an_empty_database(tmp_path, public_mirror, capsys):
+    server, sources = public_mirror
+    for query in load_recipe().queries:
+        if query.database == "mgnify":
+            url = sources.uniprot_query(query.query, query.limit)
+            server.serve(url[len(server.base):], b"")
+    root = tmp_path / "demo"
+    assert main(["databases", "build-demo", "--dir", str(root), "--from", "public",
+                 *_cli_sources(sources)]) == 3
+    assert "UniProt returned no sequences for mgnify" in capsys.readouterr().err
+    assert not (root / "mgnify" / "mgy_clusters_2022_05.fa").exists()
