@@ -3,8 +3,10 @@
     folding demo [--input FASTA] [--output DIR] [--databases DIR] [--params-dir DIR]
                  [--cores N] [--dry-run] [-- SNAKEMAKE_ARGS...]
 
-It is the README's first command. Defaults: the example is human lysozyme (P61626,
-148 residues) from the real data folder, databases in ``demo_databases/`` and results in
+It is the README's first command. Defaults: the examples are human lysozyme (P61626,
+148 residues) and a small complex, the ParR homodimer of PDB 2Q2K (two chains of 70
+residues, written ColabFold's way as ``A:B``), both from the real data folder and written
+to ``<output>/demo_input.fasta``; databases in ``demo_databases/`` and results in
 ``demo_output/`` of the current folder. The demo databases are built from the real data
 when any of their files is missing (``folding databases build-demo``). Then it runs the
 workflow (this checkout's ``Snakefile``) with ``preset=demo`` on ``--cores`` cores, as
@@ -14,9 +16,10 @@ workflow (this checkout's ``Snakefile``) with ``preset=demo`` on ``--cores`` cor
 
 Without parameter files in the parameter folder (``<databases>/params`` unless
 ``--params-dir``) the model runs with untrained parameters, and the log, the PDB
-remarks, the JSON files and the report say so; with ``params_model_1_ptm.npz`` there the
-same command gives a real prediction. A lock left by a crashed run is removed first when
-no other Snakemake process works in the same folder. The exit status is Snakemake's.
+remarks, the JSON files and the report say so; with ``params_model_1_ptm.npz`` and
+``params_model_1_multimer_v3.npz`` there the same command gives real predictions. A lock
+left by a crashed run is removed first when no other Snakemake process works in the same
+folder. The exit status is Snakemake's.
 """
 
 from __future__ import annotations
@@ -31,12 +34,17 @@ from folding.errors import InputError
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 EXAMPLE = Path("queries") / "P61626.fasta"
+#: The demo complex: the two protein chains of PDB 2Q2K (ParR, a homodimer bound to DNA),
+#: from the PDB seqres file of the demo's template database.
+COMPLEX_SEQRES = Path("templates") / "pdb_seqres" / "pdb_seqres.txt"
+COMPLEX_CHAINS = ("2q2k_A", "2q2k_B")
+DEMO_INPUT = "demo_input.fasta"
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--input", type=Path,
-                        help="FASTA file or folder (default: human lysozyme P61626 from the "
-                        "real data folder)")
+                        help="FASTA file or folder (default: human lysozyme P61626 and the "
+                        "2Q2K homodimer from the real data folder)")
     parser.add_argument("--output", type=Path, default=Path("demo_output"),
                         help="results folder (default demo_output)")
     parser.add_argument("--databases", type=Path, default=Path("demo_databases"),
@@ -56,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     if args.cores < 1:
         raise InputError(f"--cores {args.cores}: give 1 or more")
     source = default_source()
-    fasta = args.input or source / EXAMPLE
+    fasta = args.input or demo_input(source, args.output)
     if not fasta.exists():
         raise InputError(f"example input {fasta} not found; pass --input FASTA (or set "
                          "FOLDING_SHARED_DATA to the real data folder)")
@@ -89,6 +97,29 @@ def run(args: argparse.Namespace) -> int:
     if status == 0 and not args.dry_run:
         print(f"folding demo: done; open {config['output_dir'] / 'index.html'}")
     return status
+
+
+def demo_input(source: Path, output: Path) -> Path:
+    """``<output>/demo_input.fasta``: lysozyme and the 2Q2K homodimer from the real data
+    folder ``source`` (written only when its content changes; the lysozyme path itself
+    when the 2Q2K chains cannot be found)."""
+    from folding.atomic import write_text
+    from folding.data.parsers.fasta import parse_fasta
+
+    lysozyme = source / EXAMPLE
+    seqres = source / COMPLEX_SEQRES
+    if not lysozyme.is_file() or not seqres.is_file():
+        return lysozyme
+    records = {r.name: r.sequence for r in parse_fasta(seqres.read_text())}
+    if not all(chain in records for chain in COMPLEX_CHAINS):
+        return lysozyme
+    chains = ":".join(records[chain].upper() for chain in COMPLEX_CHAINS)
+    text = (lysozyme.read_text().rstrip("\n") + "\n"
+            f">2Q2K ParR homodimer, the protein chains A and B of PDB 2Q2K\n{chains}\n")
+    path = output / DEMO_INPUT
+    if not (path.is_file() and path.read_text() == text):
+        write_text(path, text)
+    return path.absolute()
 
 
 def _stale_lock(workdir: Path) -> bool:

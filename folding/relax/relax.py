@@ -27,8 +27,9 @@ clean by it is clean by both.
 The relaxed model keeps the input's B-factors (the pLDDT), chain identifiers, residue
 numbers and REMARK records. A relax that fails (OpenMM or pdbfixer error), whose
 minimiser stops at the iteration cap, or that ends with more violating residues than
-it started with, returns the unrelaxed model and says why; one that leaves fewer (but
-some) violations returns the relaxed model, marked not converged, with the reason.
+it started with, returns the unrelaxed model and says why; one that leaves some
+violations, but no more than the input had, returns the relaxed model, marked not
+converged, with the reason (which says whether they are fewer or as many).
 """
 
 from __future__ import annotations
@@ -266,6 +267,13 @@ def _run_passes(protein: Protein, config: RelaxConfig) -> tuple[list[_Pass], _Pa
     return passes, best
 
 
+def _kept_because(before: int, after: int) -> str:
+    """Why a relaxed model that still violates is kept: it violates no more than the input."""
+    if after < before:
+        return f"fewer than the input's {before}"
+    return f"no more than the input's {before}"
+
+
 def relax(protein: Protein, config: RelaxConfig | None = None) -> RelaxResult:
     """Relax ``protein`` (Amber, restrained, up to ``max_passes`` passes). Never raises
     for a failed minimisation: the result then carries the unrelaxed model and why."""
@@ -300,7 +308,8 @@ def relax(protein: Protein, config: RelaxConfig | None = None) -> RelaxResult:
     reason = None
     if after.num_residues:
         reason = (f"{after.num_residues} residues still violate after {len(passes)} "
-                  "passes (relaxed model kept: fewer than before)")
+                  f"pass{'es' if len(passes) > 1 else ''} "
+                  f"(relaxed model kept: {_kept_because(before.num_residues, after.num_residues)})")
     return RelaxResult(
         protein=best.protein,
         pdb=relaxed_pdb(best.cleaned.topology, minimization.positions, best.protein),

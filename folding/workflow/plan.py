@@ -370,7 +370,9 @@ def template_step(settings: WorkflowSettings, searches: tuple[SearchStep, ...],
         return None
     root = settings.database_dir
     first = searches[0]
-    msa_file = precomputed_msa or first.outputs[0]
+    # Precomputed MSAs that are missing (reported by the preflight) leave no first file:
+    # plan with AlphaFold's name so that the preflight, not the plan, speaks.
+    msa_file = precomputed_msa or (first.outputs[0] if first.outputs else "uniref90_hits.sto")
     env = ENV_A3M if msa_file == "uniref.a3m" else None
     if settings.msa_mode == "server":
         return TemplateStep("hhsearch", Path(TEMPLATE_DIR) / "pdb70", "pdb_hits.hhr",

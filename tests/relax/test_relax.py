@@ -227,3 +227,22 @@ def test_platform_preference():
     assert choose_platform("reference") == "Reference"
     with pytest.raises(InputError, match="not available"):
         choose_platform("Metal")
+
+
+def test_two_chain_complex_keeps_its_chains(shared_data, venv_bin, tmp_path):
+    """A complex relaxes as one system and keeps its chains, their ids and numbering:
+    the two protein chains of PDB 2Q2K (the nucleic-acid chain is not read)."""
+    from folding.common.mmcif import from_mmcif
+
+    source = shared_data / "templates" / "pdb_mmcif" / "mmcif_files" / "2q2k.cif"
+    out = tmp_path / "relaxed.pdb"
+    proc, record = run_relax(venv_bin, source, out)
+    assert proc.returncode == 0, proc.stderr
+    assert record["relaxed"] and record["converged"] and record["reason"] is None
+    assert record["violations_after"] == 0 and 0 < record["heavy_atom_rmsd"] <= 0.5
+    before, after = from_mmcif(source), from_pdb(out)
+    assert sorted(set(before.residue_chain_ids())) == ["A", "B"]
+    assert after.residue_chain_ids() == before.residue_chain_ids()
+    np.testing.assert_array_equal(after.residue_index, before.residue_index)
+    np.testing.assert_array_equal(after.aatype, before.aatype)
+    assert out.read_text().count("\nTER") == 2
