@@ -11,6 +11,16 @@ AlphaFold's ``features.pkl``), which are processed here with the model's data se
 and ``--seed``. Without real parameters, ``--untrained-params`` runs random ones in the
 official layout: every output says so (log, PDB REMARK 250, ``params_id``).
 
+Before compiling, the run plans its memory (:mod:`folding.model.memory_plan`): the chunk
+budget comes from the sequence length, the MSA sizes and the device's free memory
+(``--chunk-mb`` overrides it), and a target estimated not to fit stops with one error
+naming the longest length this device takes (``--no-memory-check`` runs it anyway).
+The input is padded to its shape bucket (:mod:`folding.model.buckets`; ``--no-buckets``
+runs the exact shape) and compiled executables go to JAX's persistent compilation cache
+(:mod:`folding.model.compile_cache`), so targets of one bucket compile once, across
+processes. ``--max-msa-clusters`` and ``--max-extra-msa`` shrink the MSA the model sees
+(for raw features at processing; processed features keep their first rows).
+
 Multimer model names (``model_1_multimer_v3`` ...) run AlphaFold-Multimer on raw
 multimer features: see :mod:`folding.model.multimer.cli`.
 """
@@ -66,7 +76,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run_parser.add_argument("--eval-dropout", action="store_true",
                             help="keep dropout on at inference (sample diverse predictions)")
     run_parser.add_argument("--chunk-mb", type=int, default=None,
-                            help="memory budget of one chunked intermediate (MiB)")
+                            help="memory budget of one chunked intermediate (MiB; default: "
+                            "planned from the sequence length and the device's free memory)")
+    run_parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                            help="compute dtype of the Evoformer trunk (default float32)")
+    run_parser.add_argument("--max-msa-clusters", type=int, default=None,
+                            help="MSA cluster centres the model sees (default: the model's, "
+                            "512; fewer save memory and time)")
+    run_parser.add_argument("--max-extra-msa", type=int, default=None,
+                            help="extra-MSA rows (default: the model's, 5120 or 1024)")
+    run_parser.add_argument("--no-memory-check", action="store_true",
+                            help="run even when the memory plan estimates it does not fit")
+    run_parser.add_argument("--no-buckets", action="store_true",
+                            help="run at the exact input shape instead of padding it to its "
+                            "length bucket (which lets targets share compilations)")
+    run_parser.add_argument("--compilation-cache", default=None, metavar="DIR",
+                            help="JAX persistent compilation cache folder, or 'none' "
+                            "(default: $FOLDING_COMPILATION_CACHE, else "
+                            "~/.cache/folding/jax)")
     run_parser.set_defaults(_run=run)
 
 
@@ -106,6 +133,80 @@ def _features(path: Path, config, num_recycle: int | None, seed: int):
                              config.uses_templates), num_recycle
 
 
+def _compilation_cache(args: argparse.Namespace):
+    """Switch JAX's persistent compilation cache on (unless 'none') and start counting."""
+    from folding.model import compile_cache
+
+    chosen = getattr(args, "compilation_cache", None)
+    if chosen is None:
+        folder = compile_cache.default_cache_dir()
+    else:
+        folder = None if chosen.lower() == "none" else Path(chosen)
+    try:
+        compile_cache.enable_compilation_cache(folder)
+    except OSError as error:
+        raise InputError(f"--compilation-cache {folder}: cannot use the folder ({error}); "
+                         "give a writable folder or 'none'") from None
+    return compile_cache.CompileCounter().start()
+
+
+def _data_config(config, args: argparse.Namespace):
+    """The model's processing config with --max-msa-clusters / --max-extra-msa."""
+    from dataclasses import replace
+
+    changes = {}
+    if args.max_msa_clusters is not None:
+        if args.max_msa_clusters < 1:
+            raise InputError(f"--max-msa-clusters must be at least 1, not "
+                             f"{args.max_msa_clusters}")
+        changes["max_msa_clusters"] = args.max_msa_clusters
+    if args.max_extra_msa is not None:
+        if args.max_extra_msa < 0:
+            raise InputError(f"--max-extra-msa must be 0 or more, not {args.max_extra_msa}")
+        changes["max_extra_msa"] = args.max_extra_msa
+    try:
+        return replace(config.data, **changes)
+    except ValueError as error:
+        raise InputError(f"--max-msa-clusters/--max-extra-msa: {error}") from None
+
+
+def _limit_rows(features, data):
+    """Processed features cut to the data config's cluster and extra-MSA rows (the first
+    rows: the query first, the rest already sampled at random by the processing)."""
+    from folding.model.features import ProcessedFeatures
+
+    arrays = dict(features.arrays)
+    limits = {("msa_feat", "msa_mask"): data.num_msa_clusters,
+              ("extra_msa", "extra_has_deletion", "extra_deletion_value", "extra_msa_mask"):
+              max(1, data.max_extra_msa)}
+    for names, rows in limits.items():
+        for name in names:
+            arrays[name] = arrays[name][:, :rows]
+    return ProcessedFeatures(arrays, features.use_templates)
+
+
+def _memory_plan(args: argparse.Namespace, config, features, buckets: bool):
+    """The memory plan of this run, logged; refuses a target that will not fit."""
+    from folding.model import memory_plan
+    from folding.model.runner import run_shape
+
+    shape = run_shape(config, features, buckets)
+    template_rows = shape.num_templates if config.network.trunk.template.embed_torsion_angles \
+        else 0
+    model_shape = memory_plan.ModelShape(shape.num_res, shape.num_msa + template_rows,
+                                         shape.num_extra_msa, shape.num_templates,
+                                         config.global_config.dtype)
+    chunk_bytes = None if args.chunk_mb is None else args.chunk_mb << 20
+    plan = memory_plan.plan_memory(model_shape, memory_plan.device_memory(), chunk_bytes)
+    log.info("%s", plan.describe())
+    if not args.no_memory_check:
+        plan.check(str(args.features))
+    elif not plan.fits:
+        log.warning("running although the memory plan estimates it does not fit "
+                    "(--no-memory-check)")
+    return plan
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one model and write its outputs."""
     from dataclasses import replace
@@ -120,9 +221,12 @@ def run(args: argparse.Namespace) -> int:
         raise InputError("use `folding model run ...` (see `folding model run --help`)")
     from folding.model.multimer.config import is_multimer_model_name
 
+    if args.chunk_mb is not None and args.chunk_mb < 1:
+        raise InputError(f"--chunk-mb must be at least 1, not {args.chunk_mb}")
     if is_multimer_model_name(args.model_name):
         from folding.model.multimer.cli import run_multimer
 
+        _compilation_cache(args)
         return run_multimer(args)
     if args.num_predictions_per_model != 1:
         raise InputError("--num-predictions-per-model is for multimer models; run a monomer "
@@ -132,18 +236,22 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise InputError(f"--seed must be 0 or more, not {args.seed}")
     config = model_config(args.model_name)
-    global_config = config.global_config
-    if args.chunk_mb is not None:
-        if args.chunk_mb < 1:
-            raise InputError(f"--chunk-mb must be at least 1, not {args.chunk_mb}")
-        global_config = replace(global_config, chunk_bytes=args.chunk_mb << 20)
-    global_config = replace(global_config, eval_dropout=args.eval_dropout)
+    global_config = replace(config.global_config, eval_dropout=args.eval_dropout,
+                            dtype=args.dtype)
     tolerance = args.recycle_early_stop_tolerance
-    config = replace(config, global_config=global_config,
+    config = replace(config, global_config=global_config, data=_data_config(config, args),
                      recycle_early_stop_tolerance=0.0 if tolerance is None else tolerance)
 
     features, num_recycle = _features(args.features, config, args.num_recycle, args.seed)
+    if _is_processed(args.features) and (args.max_msa_clusters is not None
+                                         or args.max_extra_msa is not None):
+        features = _limit_rows(features, config.data)
     config = config.with_recycles(num_recycle)
+    buckets = not args.no_buckets
+    plan = _memory_plan(args, config, features, buckets)
+    config = replace(config, global_config=replace(config.global_config,
+                                                   chunk_bytes=plan.chunk_bytes))
+    counter = _compilation_cache(args)
 
     if args.untrained_params:
         log.warning("UNTRAINED PARAMETERS (random, seed %d): the predictions are not meaningful",
@@ -154,7 +262,7 @@ def run(args: argparse.Namespace) -> int:
         params = model_params.load_params(args.params, config.network, config.name)
         params_id = f"sha256:{model_params.file_sha256(args.params)}"
 
-    runner = ModelRunner(config, params, params_id)
+    runner = ModelRunner(config, params, params_id, buckets=buckets)
     del params
     prediction = runner.predict(features, seed=args.seed)
     arrays = prediction.to_arrays()
@@ -170,6 +278,7 @@ def run(args: argparse.Namespace) -> int:
     atomic.save_npz(args.output, arrays)
     if pdb_text is not None:
         atomic.write_text(args.pdb, pdb_text)
+    log.info("%s: %s", config.name, counter.stop().describe())
     log.info("%s: mean pLDDT %.2f%s after %d recycles -> %s", config.name,
              float(arrays["mean_plddt"]),
              f", pTM {float(arrays['ptm']):.3f}" if "ptm" in arrays else "",

@@ -1,0 +1,127 @@
+"""`folding model run` memory planning and MSA-size options: the plan is logged, a target
+estimated not to fit stops with one clear error before compiling, --max-msa-clusters and
+--max-extra-msa shrink the MSA the model sees, and chunk budgets do not change results."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+import pytest
+from model_cases import max_diff, synthetic_raw
+
+from folding.cli import main
+from folding.data.processing.config import processing_config_for
+from folding.data.processing.pipeline import process_features
+from folding.model import memory_plan
+from folding.model import params as model_params
+from folding.model.config import model_config
+from folding.model.features import ProcessedFeatures, validate_processed
+from folding.model.runner import ModelRunner
+
+
+def _fake_gpu(monkeypatch, gib):
+    """Plan as if on a GPU with ``gib`` free (the plan runs before anything compiles)."""
+    size = int(gib * memory_plan.GIB)
+    gpu = memory_plan.DeviceMemory("gpu", "Tiny GPU", size, size, "test")
+    monkeypatch.setattr(memory_plan, "device_memory", lambda device=None: gpu)
+    return gpu
+
+
+@pytest.fixture
+def tiny_gpu(monkeypatch):
+    return _fake_gpu(monkeypatch, 1.0)
+
+
+@pytest.fixture
+def no_room(monkeypatch):
+    """A GPU where nothing fits: only the logged plan is looked at, nothing runs."""
+    return _fake_gpu(monkeypatch, 0.3)
+
+
+def _cli(tmp_path, capsys, caplog, raw, *extra):
+    path = tmp_path / "features.npz"
+    np.savez(path, **raw)
+    out = tmp_path / "out.npz"
+    with caplog.at_level(logging.INFO, logger="folding.model.cli"):
+        code = main(["model", "run", "--untrained-params", "--model-name", "model_3_ptm",
+                     "--features", str(path), "--output", str(out), "--num-recycle", "0",
+                     *extra])
+    plans = [r.getMessage() for r in caplog.records if "memory plan" in r.getMessage()]
+    return code, out, capsys.readouterr().err.strip().splitlines(), plans
+
+
+def test_too_long_for_the_device_is_one_error_before_compiling(tmp_path, capsys, caplog,
+                                                               tiny_gpu):
+    code, out, err, plans = _cli(tmp_path, capsys, caplog, synthetic_raw(600, 40, seed=1))
+    assert code != 0 and not out.exists()
+    assert len(err) == 1 and err[0].startswith("folding: error: ")
+    for words in ("features.npz", "640 residues", "Tiny GPU", "longest sequence that fits "
+                  "here is about", "--dtype bfloat16", "--no-memory-check"):
+        assert words in err[0], words
+    assert len(plans) == 1 and "does NOT fit" in plans[0]
+
+
+def test_msa_size_options_reach_the_model(tmp_path, capsys, caplog, no_room):
+    raw = synthetic_raw(300, 40, seed=1)
+    code, _, _, plans = _cli(tmp_path, capsys, caplog, raw, "--no-buckets",
+                             "--max-msa-clusters", "5", "--max-extra-msa", "7")
+    assert code != 0
+    assert "L=300, 5 MSA rows, 7 extra rows" in plans[0]
+    caplog.clear()
+    code, _, _, plans = _cli(tmp_path, capsys, caplog, raw, "--no-buckets")
+    assert "L=300, 40 MSA rows, 1 extra rows" in plans[0]
+    # Processed features keep their first rows.
+    processed = process_features(raw, processing_config_for("model_3_ptm", 0), seed=0,
+                                 num_recycle=0)
+    caplog.clear()
+    code, _, _, plans = _cli(tmp_path, capsys, caplog, processed, "--no-buckets",
+                             "--max-msa-clusters", "6")
+    assert "L=300, 6 MSA rows" in plans[0]
+
+
+@pytest.mark.parametrize("flag,value,words", [
+    ("--max-msa-clusters", "0", "--max-msa-clusters must be at least 1"),
+    ("--max-extra-msa", "-1", "--max-extra-msa must be 0 or more"),
+    ("--chunk-mb", "0", "--chunk-mb must be at least 1"),
+])
+def test_bad_option_values(tmp_path, capsys, caplog, flag, value, words):
+    code, out, err, _ = _cli(tmp_path, capsys, caplog, synthetic_raw(20, 10), flag, value)
+    assert code != 0 and not out.exists()
+    assert len(err) == 1 and words in err[0]
+
+
+@pytest.mark.slow
+def test_msa_options_run_end_to_end(tmp_path, capsys, caplog):
+    code, out, err, plans = _cli(tmp_path, capsys, caplog, synthetic_raw(20, 30, seed=2),
+                                 "--max-msa-clusters", "4", "--max-extra-msa", "3",
+                                 "--compilation-cache", "none")
+    assert code == 0, err
+    assert "4 MSA rows, 4 extra rows" in plans[0] and "fits" in plans[0]  # rows bucketed
+    result = np.load(out)
+    assert result["plddt"].shape == (20,) and np.isfinite(result["ptm"])
+
+
+@pytest.mark.slow
+def test_planned_chunk_budget_gives_the_same_outputs_as_tiny_chunks():
+    """The planner's budget (no chunking at this size) against a 4 KiB budget that cuts
+    every attention, transition and outer product into many chunks."""
+    name = "model_3_ptm"
+    raw = synthetic_raw(24, 30, seed=7)
+    features = ProcessedFeatures(validate_processed(process_features(
+        raw, processing_config_for(name, 0), seed=0, num_recycle=0), False), False)
+    base = model_config(name, num_recycle=0)
+    planned = memory_plan.plan_memory(memory_plan.ModelShape(24, 30, 1, 0),
+                                      memory_plan.device_memory()).chunk_bytes
+    params = model_params.random_params(base.network, 0)
+    outputs = []
+    for chunk_bytes in (planned, 4096):
+        config = dataclasses.replace(base, global_config=dataclasses.replace(
+            base.global_config, chunk_bytes=chunk_bytes))
+        outputs.append(ModelRunner(config, params, "untrained").predict(features).output)
+    a, b = outputs
+    for field in ("final_atom_positions", "plddt", "distogram_logits",
+                  "predicted_aligned_error"):
+        assert max_diff(getattr(a, field), getattr(b, field)) <= 1e-4, field
+    assert max_diff(a.ptm, b.ptm) <= 1e-5
