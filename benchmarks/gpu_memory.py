@@ -2,7 +2,7 @@
 planning: the longest sequence each GPU size can take).
 
     python benchmarks/gpu_memory.py --lengths 512,1024,2048 [--depth 6000] [--chunk-mb 64]
-        [--model model_1_ptm] [--deadline 540] [--out results.jsonl]
+        [--model model_1_ptm] [--dtype float32] [--deadline 540] [--out results.jsonl]
 
 For each length it writes raw features of a random sequence with a synthetic MSA of
 ``--depth`` rows (the query and point mutants: deep enough to fill AlphaFold's 512 MSA
@@ -13,7 +13,11 @@ clusters and 5,120 extra-MSA rows, which is what sets the memory), then runs
 above the idle baseline (GiB), the wall seconds (parameter initialisation, feature
 processing and XLA compilation included), and whether it ran or ran out of memory.
 Untrained parameters take the same memory and time as trained ones; one recycling pass
-peaks as high as four. Needs a CUDA GPU and ``nvidia-smi``; not part of the test suite.
+peaks as high as four. Beside each measurement it prints the memory plan's estimate
+(:mod:`folding.model.memory_plan`, logged by the run) and its chunk budget, so the
+estimate can be checked; the runs pass ``--no-memory-check`` (to probe past the
+estimate) and ``--compilation-cache none`` (seconds include compilation). Needs a CUDA
+GPU and ``nvidia-smi``; not part of the test suite.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -59,15 +64,21 @@ def gpu_memory_used_mib() -> int:
     return int(out.stdout.strip().splitlines()[0])
 
 
+PLAN = re.compile(r"memory plan: L=(\d+).*?estimated ([\d.]+) GiB of ([\d.]+) GiB usable.*?"
+                  r"chunk budget (\d+) MiB; (fits|does NOT fit) \(longest that fits here: "
+                  r"about (\d+)")
+
+
 def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Path,
-            timeout: float) -> dict:
+            timeout: float, dtype: str = "float32") -> dict:
     features = work / f"features_{length}.npz"
     start = time.perf_counter()
     write_features(features, length, depth)
     prepare = time.perf_counter() - start
     argv = [sys.executable, "-m", "folding", "model", "run", "--untrained-params",
             "--model-name", model, "--features", str(features), "--num-recycle", "0",
-            "--output", str(work / f"result_{length}.npz")]
+            "--output", str(work / f"result_{length}.npz"), "--dtype", dtype,
+            "--no-memory-check", "--compilation-cache", "none"]
     if chunk_mb:
         argv += ["--chunk-mb", str(chunk_mb)]
     env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
@@ -91,12 +102,20 @@ def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Pat
             "out of memory" if "RESOURCE_EXHAUSTED" in result.stderr or "out of memory"
             in result.stderr.lower() else f"failed ({result.returncode})")
         tail = "" if result.returncode == 0 else result.stderr[-1500:]
-    except subprocess.TimeoutExpired:
+        plan = PLAN.search(result.stderr)
+    except subprocess.TimeoutExpired as error:
         status, tail = "timeout", ""
+        text = error.stderr.decode() if isinstance(error.stderr, bytes) else error.stderr or ""
+        plan = PLAN.search(text)
     seconds = time.perf_counter() - start
     done.set()
     poller.join()
+    planned = {} if plan is None else {
+        "run_length": int(plan.group(1)), "estimate_gib": float(plan.group(2)),
+        "usable_gib": float(plan.group(3)), "planned_chunk_mb": int(plan.group(4)),
+        "plan_fits": plan.group(5) == "fits", "plan_longest": int(plan.group(6))}
     return {"length": length, "depth": depth, "model": model, "chunk_mb": chunk_mb,
+            "dtype": dtype, **planned,
             "peak_gib": round((peak[0] - baseline) / 1024, 2), "seconds": round(seconds, 1),
             "features_seconds": round(prepare, 1), "status": status, "stderr_tail": tail}
 
@@ -106,7 +125,9 @@ def main() -> int:
     parser.add_argument("--lengths", default="256,512,1024,2048")
     parser.add_argument("--depth", type=int, default=6000)
     parser.add_argument("--model", default="model_1_ptm")
-    parser.add_argument("--chunk-mb", type=int, default=None)
+    parser.add_argument("--chunk-mb", type=int, default=None,
+                        help="chunk budget (default: the memory plan's)")
+    parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
     parser.add_argument("--deadline", type=float, default=540,
                         help="stop starting new lengths after this many seconds")
     parser.add_argument("--out", type=Path, help="append one JSON line per length here")
@@ -118,10 +139,16 @@ def main() -> int:
             if left < 30:
                 print(f"L={length}: skipped (deadline)", flush=True)
                 continue
-            row = measure(length, args.depth, args.model, args.chunk_mb, Path(folder), left)
-            print(f"L={row['length']:5d} depth={row['depth']} chunk_mb={row['chunk_mb']}: "
-                  f"peak {row['peak_gib']:6.2f} GiB, {row['seconds']:6.1f} s "
-                  f"(features {row['features_seconds']} s): {row['status']}", flush=True)
+            row = measure(length, args.depth, args.model, args.chunk_mb, Path(folder), left,
+                          args.dtype)
+            estimate = (f"plan: L={row['run_length']} estimate {row['estimate_gib']} GiB of "
+                        f"{row['usable_gib']} usable, chunk {row['planned_chunk_mb']} MiB, "
+                        f"longest {row['plan_longest']}" if "estimate_gib" in row
+                        else "plan: not logged")
+            print(f"L={row['length']:5d} depth={row['depth']} {row['dtype']} "
+                  f"chunk_mb={row['chunk_mb']}: peak {row['peak_gib']:6.2f} GiB, "
+                  f"{row['seconds']:6.1f} s (features {row['features_seconds']} s): "
+                  f"{row['status']}; {estimate}", flush=True)
             if row["stderr_tail"]:
                 print(row["stderr_tail"], flush=True)
             if args.out:
