@@ -18,8 +18,8 @@ L = 2,048. Beside a fixed part (parameters and a few chunk intermediates), the
 memory that grows with L comes from the MSA representations (N x L x 256 and
 E x L x 64 values, a few copies alive at once: per residue) and from the pair
 representation and its updates (L x L x 128 values: per residue pair). Fitting the two
-measurements gives about 5.5 MiB per residue and 2.9 KiB per residue pair at the full
-MSA; the per-residue part is scaled with the MSA rows actually run, a larger chunk
+measurements, beside 0.4 GiB of parameters and three 64 MiB chunks, gives about 4.8 MiB
+per residue and 3.2 KiB per residue pair at the full MSA; the per-residue part is scaled with the MSA rows actually run, a larger chunk
 budget adds three chunks, and bfloat16 is taken as 0.55 x float32 for the parts that
 grow with L (an unmeasured guess: most activations halve, layer norms, softmaxes and
 the recycled state stay float32). Usable memory is 90% of what the device reports
