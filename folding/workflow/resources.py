@@ -111,10 +111,14 @@ def jackhmmer_size(length: int, database_residues: int, threads: int, base_mem_m
                    max_hits: int | None, iterations: int = 1) -> JobSize:
     """A jackhmmer search of one query (``length`` residues) against one database."""
     seconds = iterations * length * database_residues / (CELLS_PER_THREAD_SECOND * max(1, threads))
-    # Aligned hits: each hit row is about ``length`` bytes, held a few times over
-    # (pyhmmer's MSA, the Stockholm text, the A3M conversion).
-    hits = max_hits if max_hits else 100_000
-    hit_mb = 4 * hits * length / 1e6
+    # Memory grows with the hits found (every one is aligned before the cap applies),
+    # not with the database, which is streamed: about 76 bytes per query residue per hit
+    # was measured (benchmarks/search_memory.py: 2.34 GB for 200,000 hits at 148 aa).
+    # Budget for 50,000 hits, or the cap when it is higher, and 200,000 for a search that
+    # keeps every hit (small BFD); one with more is retried with more memory
+    # (attempt-scaled resources).
+    hits = 200_000 if max_hits is None else max(max_hits, 50_000)
+    hit_mb = 80 * hits * length / 1e6
     return JobSize(base_mem_mb + math.ceil(hit_mb), BASE_MINUTES + math.ceil(2 * seconds / 60))
 
 
