@@ -226,6 +226,13 @@ def run(args: argparse.Namespace) -> int:
     if is_multimer_model_name(args.model_name):
         from folding.model.multimer.cli import run_multimer
 
+        unsupported = [flag for flag, given in (
+            ("--dtype", args.dtype != "float32"),
+            ("--max-msa-clusters", args.max_msa_clusters is not None),
+            ("--max-extra-msa", args.max_extra_msa is not None)) if given]
+        if unsupported:
+            raise InputError(f"{', '.join(unsupported)}: monomer models only for now; drop "
+                             f"it for {args.model_name}")
         _compilation_cache(args)
         return run_multimer(args)
     if args.num_predictions_per_model != 1:

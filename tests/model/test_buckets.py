@@ -103,7 +103,12 @@ def test_padded_equals_unpadded_without_templates():
 def test_padded_equals_unpadded_with_a_real_template(shared_data):
     raw = synthetic_raw(28, 20, seed=8, template=real_template(shared_data, 28))
     features = _processed("model_1_ptm", raw)
-    assert feature_shape(features).num_templates == 1  # padded to 4 masked templates
+    assert feature_shape(features).num_templates == 4  # processing pads to max_templates
+    # Keep the real template only: the bucket adds three masked ones again.
+    arrays = {k: v[:, :1] if k.startswith("template_") else v
+              for k, v in features.arrays.items()}
+    features = ProcessedFeatures(arrays, True)
+    assert feature_shape(features).num_templates == 1
     assert bucket_shape(features).num_templates == 4
     plain = _runner("model_1_ptm", False).predict(features)
     padded = _runner("model_1_ptm", True).predict(features)

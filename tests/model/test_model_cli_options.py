@@ -98,7 +98,7 @@ def test_msa_options_run_end_to_end(tmp_path, capsys, caplog):
                                  "--max-msa-clusters", "4", "--max-extra-msa", "3",
                                  "--compilation-cache", "none")
     assert code == 0, err
-    assert "4 MSA rows, 4 extra rows" in plans[0] and "fits" in plans[0]  # rows bucketed
+    assert "L=32, 4 MSA rows, 3 extra rows" in plans[0] and "fits" in plans[0]
     result = np.load(out)
     assert result["plddt"].shape == (20,) and np.isfinite(result["ptm"])
 
@@ -125,3 +125,14 @@ def test_planned_chunk_budget_gives_the_same_outputs_as_tiny_chunks():
                   "predicted_aligned_error"):
         assert max_diff(getattr(a, field), getattr(b, field)) <= 1e-4, field
     assert max_diff(a.ptm, b.ptm) <= 1e-5
+
+
+def test_monomer_only_options_refused_for_multimer_models(tmp_path, capsys, caplog):
+    path = tmp_path / "features.npz"
+    np.savez(path, x=np.zeros(1))
+    out = tmp_path / "out.npz"
+    code = main(["model", "run", "--untrained-params", "--model-name", "model_1_multimer_v3",
+                 "--features", str(path), "--output", str(out), "--max-extra-msa", "64"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and not out.exists()
+    assert len(err) == 1 and "--max-extra-msa: monomer models only" in err[0]
