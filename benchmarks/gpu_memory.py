@@ -64,9 +64,8 @@ def gpu_memory_used_mib() -> int:
     return int(out.stdout.strip().splitlines()[0])
 
 
-PLAN = re.compile(r"memory plan: L=(\d+).*?estimated ([\d.]+) GiB of ([\d.]+) GiB usable.*?"
-                  r"chunk budget (\d+) MiB; (fits|does NOT fit) \(longest that fits here: "
-                  r"about (\d+)")
+PLAN = re.compile(r"memory plan: L=(\d+).*?estimated ([\d.]+) GiB.*?chunk budget (\d+) MiB"
+                  r"(?:; (fits|does NOT fit) \(longest that fits here: about (\d+))?")
 
 
 def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Path,
@@ -112,8 +111,9 @@ def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Pat
     poller.join()
     planned = {} if plan is None else {
         "run_length": int(plan.group(1)), "estimate_gib": float(plan.group(2)),
-        "usable_gib": float(plan.group(3)), "planned_chunk_mb": int(plan.group(4)),
-        "plan_fits": plan.group(5) == "fits", "plan_longest": int(plan.group(6))}
+        "planned_chunk_mb": int(plan.group(3)),
+        "plan_fits": None if plan.group(4) is None else plan.group(4) == "fits",
+        "plan_longest": None if plan.group(5) is None else int(plan.group(5))}
     return {"length": length, "depth": depth, "model": model, "chunk_mb": chunk_mb,
             "dtype": dtype, **planned,
             "peak_gib": round((peak[0] - baseline) / 1024, 2), "seconds": round(seconds, 1),
@@ -141,8 +141,8 @@ def main() -> int:
                 continue
             row = measure(length, args.depth, args.model, args.chunk_mb, Path(folder), left,
                           args.dtype)
-            estimate = (f"plan: L={row['run_length']} estimate {row['estimate_gib']} GiB of "
-                        f"{row['usable_gib']} usable, chunk {row['planned_chunk_mb']} MiB, "
+            estimate = (f"plan: L={row['run_length']} estimate {row['estimate_gib']} GiB, "
+                        f"chunk {row['planned_chunk_mb']} MiB, fits {row['plan_fits']}, "
                         f"longest {row['plan_longest']}" if "estimate_gib" in row
                         else "plan: not logged")
             print(f"L={row['length']:5d} depth={row['depth']} {row['dtype']} "

@@ -19,10 +19,11 @@ memory that grows with L comes from the MSA representations (N x L x 256 and
 E x L x 64 values, a few copies alive at once: per residue) and from the pair
 representation and its updates (L x L x 128 values: per residue pair). Fitting the two
 measurements, beside 0.4 GiB of parameters and three 64 MiB chunks, gives about 4.8 MiB
-per residue and 3.2 KiB per residue pair at the full MSA; the per-residue part is scaled with the MSA rows actually run, a larger chunk
-budget adds three chunks, and bfloat16 is taken as 0.55 x float32 for the parts that
-grow with L (an unmeasured guess: most activations halve, layer norms, softmaxes and
-the recycled state stay float32). Usable memory is 90% of what the device reports
+per residue and 3.2 KiB per residue pair at the full MSA; the per-residue part is
+scaled with the MSA rows actually run, the chunk budget counts three times, and
+bfloat16 is taken as 0.55 x float32 for the parts that grow with L (an unmeasured
+guess: most activations halve; layer norms, softmaxes and the recycled state stay
+float32). Usable memory is 90% of what the device reports
 free: on GPU ``bytes_limit - bytes_in_use`` of ``memory_stats()`` (JAX's pool, by
 default 75% of the card; ``XLA_PYTHON_CLIENT_MEM_FRACTION`` raises it), on CPU the
 host's available RAM.
@@ -111,6 +112,9 @@ def device_memory(device: Any = None) -> DeviceMemory:
         limit = int(stats["bytes_limit"])
         return DeviceMemory(platform, kind, limit, max(0, limit - int(stats.get(
             "bytes_in_use", 0))), "memory_stats: bytes_limit - bytes_in_use")
+    if platform != "cpu":
+        # e.g. XLA_PYTHON_CLIENT_ALLOCATOR=platform reports no limit: unknown.
+        return DeviceMemory(platform, kind, 0, 0, "unknown (no memory_stats limit)")
     total, available = _host_memory()
     return DeviceMemory(platform, kind, total, available, "host RAM available")
 
@@ -160,7 +164,9 @@ class MemoryPlan:
     """The plan of one prediction: chunk budget, estimate, and whether it fits.
 
     ``longest_fitting`` is the longest sequence (same MSA rows, templates, dtype and
-    the smallest chunk budget) whose estimate fits the usable memory.
+    the smallest chunk budget) whose estimate fits the usable memory. When the device
+    does not say how much memory it has, the plan is not checked (``fits``, usable and
+    longest 0) and uses the measured 64 MiB budget.
     """
 
     shape: ModelShape
@@ -173,6 +179,11 @@ class MemoryPlan:
 
     def describe(self) -> str:
         s = self.shape
+        if self.device.total_bytes == 0:
+            return (f"memory plan: L={s.num_res}, {s.num_msa} MSA rows, {s.num_extra_msa} "
+                    f"extra rows, {s.num_templates} templates, {s.dtype}: estimated "
+                    f"{self.estimated_bytes / GIB:.1f} GiB; {self.device.kind} memory "
+                    f"unknown, not checked; chunk budget {self.chunk_bytes // MIB} MiB")
         return (f"memory plan: L={s.num_res}, {s.num_msa} MSA rows, {s.num_extra_msa} extra "
                 f"rows, {s.num_templates} templates, {s.dtype}: estimated "
                 f"{self.estimated_bytes / GIB:.1f} GiB of {self.usable_bytes / GIB:.1f} GiB "
@@ -228,6 +239,10 @@ def plan_memory(shape: ModelShape, device: DeviceMemory,
     256 ... 4 MiB whose estimate fits, so long sequences get smaller chunks; a given
     ``chunk_bytes`` (``--chunk-mb``) is kept as it is and only checked.
     """
+    if device.total_bytes == 0:  # unknown: the measured configuration, not checked
+        chunk_bytes = MEASURED_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
+        return MemoryPlan(shape, device, chunk_bytes, estimate_bytes(shape, chunk_bytes), 0,
+                          True, 0)
     usable = int(device.free_bytes * USABLE_FRACTION)
     smallest = GPU_CHUNK_CHOICES[-1]
     if chunk_bytes is None:

@@ -5,7 +5,11 @@ runs ``num_recycle + 1`` times, each pass reading its own slice of the processed
 features and the previous pass's positions, first MSA row and pair. As in ColabFold,
 recycling may stop early once the CA-CA distance matrix changes by less than a
 tolerance between two passes. The seed drives inference dropout (when enabled); the
-MSA sampling of each pass is already in the processed features.
+MSA sampling of each pass is already in the processed features. A runner with
+``buckets`` pads the features to their shape bucket (:mod:`folding.model.buckets`) and
+crops the outputs back, so targets of one bucket share a compilation (with inference
+dropout the random masks then depend on the bucket: another valid sample, not the
+unpadded run's).
 """
 
 from __future__ import annotations
@@ -40,25 +44,26 @@ _CA = ATOM37_INDEX["CA"]
 
 
 def ca_distance_change(previous: ArrayLike, current: ArrayLike, seq_mask: ArrayLike,
-                       block: int = 256) -> float:
+                       block: int = 512) -> float:
     """Root-mean-square change of the CA-CA distances between two atom37 structures.
 
     The early-stopping criterion of AF2Complex and ColabFold: sqrt(mean over residue
     pairs in the mask of (d_prev - d_cur)^2 + 1e-8), in Angstrom. Computed on the host
-    from the CA coordinates only ([L, 3] each), ``block`` rows of the distance matrices
-    at a time in float64: memory O(block x L), no device memory at all.
+    from the CA coordinates only ([L, 3] each), ``block`` rows of the float32 distance
+    matrices at a time, sums in float64: memory O(block x L), no device memory (about
+    1 s at L = 3,072 on one CPU core).
     """
-    ca_prev = np.asarray(previous, np.float64)[:, _CA]
-    ca_cur = np.asarray(current, np.float64)[:, _CA]
+    ca_prev = np.asarray(previous)[:, _CA].astype(np.float32)
+    ca_cur = np.asarray(current)[:, _CA].astype(np.float32)
     mask = np.asarray(seq_mask, np.float64)
     total = 0.0
     for start in range(0, ca_prev.shape[0], block):
         rows = slice(start, start + block)
-        d_prev = np.linalg.norm(ca_prev[rows, None] - ca_prev[None], axis=-1)
-        d_cur = np.linalg.norm(ca_cur[rows, None] - ca_cur[None], axis=-1)
-        total += float(mask[rows] @ np.square(d_prev - d_cur) @ mask)
-    pairs = float(mask.sum()) ** 2
-    return float(np.sqrt(total / pairs + 1e-8))
+        d_prev, d_cur = ca_prev[rows, None] - ca_prev[None], ca_cur[rows, None] - ca_cur[None]
+        diff = (np.sqrt(np.einsum("ijk,ijk->ij", d_prev, d_prev))
+                - np.sqrt(np.einsum("ijk,ijk->ij", d_cur, d_cur)))
+        total += float(mask[rows] @ (np.square(diff).astype(np.float64) @ mask))
+    return float(np.sqrt(total / float(mask.sum()) ** 2 + 1e-8))
 
 
 @dataclass(frozen=True)

@@ -82,3 +82,11 @@ def test_this_machines_memory():
     memory = device_memory()
     assert memory.total_bytes > 0 and 0 <= memory.free_bytes <= memory.total_bytes
     assert memory.platform in ("cpu", "gpu", "tpu")
+
+
+def test_unknown_device_memory_is_not_checked():
+    unknown = DeviceMemory("gpu", "GPU without statistics", 0, 0, "unknown")
+    plan = plan_memory(ModelShape(5000), unknown)
+    assert plan.fits and plan.chunk_bytes == 64 * MIB
+    plan.check()
+    assert "unknown, not checked" in plan.describe()

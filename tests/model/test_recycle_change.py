@@ -1,5 +1,5 @@
 """The early-stopping criterion (CA distance change) computed on the host in row blocks equals
-the dense formula, and never touches more than a block of the distance matrices."""
+the dense float64 formula (float32 distances, float64 sums), for any block size."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_blocked_change_equals_dense(length, block):
     mask[0] = 1
     got = ca_distance_change(previous, current, mask, block=block)
     assert isinstance(got, float)
-    assert got == pytest.approx(_dense(previous, current, mask), rel=1e-9)
+    assert got == pytest.approx(_dense(previous, current, mask), rel=1e-5)
 
 
 def test_zero_structure_and_identical_structures():
@@ -39,4 +39,4 @@ def test_zero_structure_and_identical_structures():
     assert ca_distance_change(current, current, mask) == pytest.approx(1e-4)  # sqrt(1e-8)
     zero = np.zeros_like(current)
     assert ca_distance_change(zero, current, mask) == pytest.approx(
-        _dense(zero, current, mask), rel=1e-9)
+        _dense(zero, current, mask), rel=1e-5)
