@@ -57,6 +57,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:                  # `folding` without an install (the GPU box)
+    sys.path.insert(0, str(ROOT))
 VARIANTS = ("ours_bf16", "ref_stock", "ours_fp32", "ref_fp32")
 #: Run in place of a variant that fails (not for lack of memory or time), and used for
 #: its ratios: ours in bfloat16 without cuDNN attention; the reference in bfloat16
