@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import haiku as hk
 import jax
@@ -63,7 +63,7 @@ ATTENTION_IMPLEMENTATIONS = ("auto", "xla", "cudnn")
 FUSED_MAX_HEAD_DIM = 128
 
 
-@lru_cache(maxsize=1)
+@cache
 def cuda_flash_attention_available() -> bool:
     """Whether the default backend is a CUDA GPU on which cuDNN flash attention runs."""
     try:
@@ -83,11 +83,30 @@ def cuda_flash_attention_available() -> bool:
     return major >= 8
 
 
+@cache
+def _cudnn_compiles(dtype_name: str, head_dim: int) -> bool:
+    """Whether a small fused attention of this dtype and head size compiles here.
+
+    cuDNN's own support depends on its version and the GPU; a compile failure inside
+    the model would be fatal, so "auto" asks once per (dtype, head size).
+    """
+    shape = jax.ShapeDtypeStruct((2, 40, 2, head_dim), jnp.dtype(dtype_name))
+    bias = jax.ShapeDtypeStruct((2, 2, 40, 40), jnp.dtype(dtype_name))
+    try:
+        jax.jit(lambda q, k, v, b: jax.nn.dot_product_attention(
+            q, k, v, bias=b, scale=1.0, implementation="cudnn")).lower(
+                shape, shape, shape, bias).compile()
+    except Exception:  # any failure means: not here
+        return False
+    return True
+
+
 def fused_attention_supported(dtype, head_dim: int, value_dim: int) -> bool:
     """Whether cuDNN's fused attention takes these inputs (backend, dtype, head sizes)."""
     return (jnp.dtype(dtype) in (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
             and head_dim == value_dim and head_dim % 8 == 0
-            and head_dim <= FUSED_MAX_HEAD_DIM and cuda_flash_attention_available())
+            and head_dim <= FUSED_MAX_HEAD_DIM and cuda_flash_attention_available()
+            and _cudnn_compiles(jnp.dtype(dtype).name, head_dim))
 
 
 def attention_implementation(requested: str, dtype, head_dim: int, value_dim: int) -> str:
