@@ -25,6 +25,10 @@ peak RSS on CPU):
 * ``ref_fp32``: the reference with ``bfloat16=False`` and no fused kernels (its
   matmuls at JAX's default precision: TF32 on an NVIDIA GPU).
 
+On request (``--variants``): ``ours_tf32`` (float32 at the "default" precision, as
+``ref_fp32``), ``ours_bf16_xla`` and ``ref_bf16_xla`` (bfloat16 without cuDNN attention
+or colabfold-kernels; also run automatically when ``ours_bf16``/``ref_stock`` fail).
+
 Our chunk budget is ``--chunk-mb`` (default on a GPU: 4096 MiB, on CPU GlobalConfig's).
 
 TFLOP/s: XLA's cost analysis counts the body of a loop once, not once per trip, and
@@ -64,6 +68,9 @@ VARIANTS = ("ours_bf16", "ref_stock", "ours_fp32", "ref_fp32")
 #: its ratios: ours in bfloat16 without cuDNN attention; the reference in bfloat16
 #: without colabfold-kernels.
 FALLBACKS = {"ours_bf16": "ours_bf16_xla", "ref_stock": "ref_bf16_xla"}
+#: On request only: ours in float32 at the "default" matmul precision (TF32 on an
+#: NVIDIA GPU, as the reference's float32 runs).
+EXTRA_VARIANTS = ("ours_tf32",)
 # Sizes of the small processed example that is tiled up (distinct from every fixed
 # feature dimension: 1, 2, 3, 4, 14, 22, 37, 49).
 _SMALL_L, _SMALL_CLUSTERS, _SMALL_EXTRA = 17, 13, 29
@@ -222,8 +229,10 @@ def _worker_ours(variant: str, features_path: Path, params_path: Path, args) -> 
 
     on_gpu = jax.devices()[0].platform == "gpu"
     chunk_mb = args.chunk_mb if args.chunk_mb is not None else (4096 if on_gpu else None)
-    global_config = GlobalConfig(dtype="float32" if variant == "ours_fp32" else "bfloat16",
-                                 attention="xla" if variant == "ours_bf16_xla" else "auto")
+    global_config = GlobalConfig(
+        dtype="float32" if variant in ("ours_fp32", "ours_tf32") else "bfloat16",
+        matmul_precision="default" if variant == "ours_tf32" else "auto",
+        attention="xla" if variant == "ours_bf16_xla" else "auto")
     if chunk_mb is not None:
         global_config = dataclasses.replace(global_config, chunk_bytes=int(chunk_mb * 2**20))
     config = dataclasses.replace(model_config(args.model, num_recycle=args.num_recycle),
@@ -455,7 +464,7 @@ def main() -> None:
     deadline = t0 + args.deadline
     args.lengths = [int(x) for x in str(args.lengths).split(",") if x]
     variants = [v for v in args.variants.split(",") if v]
-    known = (*VARIANTS, *FALLBACKS.values())
+    known = (*VARIANTS, *FALLBACKS.values(), *EXTRA_VARIANTS)
     unknown = set(variants) - set(known)
     if unknown:
         parser.error(f"unknown variants {sorted(unknown)}; choose from {known}")

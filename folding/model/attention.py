@@ -12,7 +12,11 @@ faster kernel plugs in for the whole model. It has two implementations:
   additive bias (key mask plus pair bias) is materialised, in the compute dtype.
 
 :func:`attention_implementation` chooses between them ("auto": cuDNN where it is
-supported). Sigmoid gating and the output projection stay outside the core.
+supported). Sigmoid gating and the output projection stay outside the core. The MSA
+row and column attentions and the triangle attentions (Evoformer, extra MSA,
+template pair stack) take the configured implementation; the template point-wise
+attention (one query, four keys) and the global column attention (one query) stay
+on the plain path, where a fused kernel has nothing to save.
 :class:`GatedAttention` holds the official projection parameters (``query_w``,
 ``key_w``, ``value_w``, ``gating_w``, ``gating_b``, ``output_w``, ``output_b``) and
 :func:`gated_attention` applies them; :class:`GlobalAttention` is the cheaper
