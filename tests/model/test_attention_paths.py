@@ -67,7 +67,8 @@ def _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, dtype, seed=0):
 def _plain_f32(q, k, v, bias, shared):
     """The plain path in float32 on the same (possibly rounded) inputs: the yardstick."""
     up = [None if x is None else jnp.asarray(x, jnp.float32) for x in (q, k, v, bias, shared)]
-    return np.asarray(attend(*up, implementation="xla"))
+    with jax.default_matmul_precision("highest"):
+        return np.asarray(attend(*up, implementation="xla"))
 
 
 def test_model_head_sizes_all_go_through_attend(monkeypatch):
@@ -100,8 +101,9 @@ def test_model_head_sizes_all_go_through_attend(monkeypatch):
 def test_jax_dot_product_attention_matches_plain_path_float32(shape):
     _, batch, num_q, num_k, heads, head_dim, pair_bias = shape
     args = _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, jnp.float32)
-    plain = np.asarray(attend(*args, implementation="xla"))
-    fused_api = np.asarray(dot_product_attention(*args, implementation="xla"))
+    with jax.default_matmul_precision("highest"):  # float32, not TF32, on a GPU
+        plain = np.asarray(attend(*args, implementation="xla"))
+        fused_api = np.asarray(dot_product_attention(*args, implementation="xla"))
     np.testing.assert_allclose(fused_api, plain, atol=2e-5, rtol=1e-5)
     # The fully masked item attends uniformly to all keys (the reference's semantics).
     v = np.asarray(args[2])
