@@ -10,6 +10,7 @@ from folding.model.memory_plan import (
     GIB,
     MEASURED_LIVE_BYTES,
     MIB,
+    USABLE_FRACTION,
     DeviceMemory,
     ModelShape,
     device_memory,
@@ -54,7 +55,7 @@ def test_chunk_budget_follows_free_memory_and_platform():
     assert roomy.chunk_bytes == 256 * MIB
     # Near the limit the plan takes smaller chunks (three are counted alive).
     shape = ModelShape(1500)
-    tight_gib = (estimate_bytes(shape, 16 * MIB) + 1) / GIB / 0.9
+    tight_gib = (estimate_bytes(shape, 16 * MIB) + 1) / GIB / USABLE_FRACTION
     tight = plan_memory(shape, _gpu(tight_gib))
     assert tight.fits and tight.chunk_bytes == 16 * MIB
     cpu = plan_memory(ModelShape(512), DeviceMemory("cpu", "cpu", 64 * GIB, 64 * GIB, "t"))
