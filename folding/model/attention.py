@@ -172,26 +172,55 @@ def dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Ar
                           implementation: str = "cudnn") -> jax.Array:
     """:func:`attend` through :func:`jax.nn.dot_product_attention` (same arguments).
 
-    The batch dimensions are flattened into one and the two biases summed into one
-    [B, H, Q, K] array in the inputs' dtype (cuDNN takes a single bias). A fully
-    masked query row (every key at -1e9) gets uniform weights, as in the plain path:
-    the bias swamps the logits, so all its entries are equal. ``implementation`` is
-    passed on: "cudnn" on a GPU, "xla" (JAX's own reference) anywhere.
+    The batch dimensions are flattened into one. When ``bias`` is a key mask alone
+    (shape [..., 1, 1, K], 0 or -1e9) whose kept keys are a prefix of each item's keys
+    (the case of every attention of the model: padding comes last), the mask goes to
+    the kernel as per-item key lengths and the pair bias as one [1, H, Q, K] array
+    shared by the batch, so nothing of size [B, H, Q, K] is written out. Otherwise (a
+    check made on the values, inside the computation) the two biases are summed into
+    one [B, H, Q, K] array in the inputs' dtype, as cuDNN takes a single bias. A fully
+    masked query row (every key at -1e9) gets uniform weights, as in the plain path.
+    ``implementation`` is passed on: "cudnn" on a GPU, "xla" (JAX's own) anywhere.
     """
     *batch, num_q, num_head, _ = q.shape
     num_k = k.shape[-3]
     flat = math.prod(batch)
     dtype = q.dtype
-    full = bias.astype(dtype)
-    if shared_bias is not None:
-        full = full + shared_bias.astype(dtype)
-    full = jnp.broadcast_to(full, (*batch, num_head, num_q, num_k)).reshape(
-        flat, num_head, num_q, num_k)
-    out = jax.nn.dot_product_attention(
-        q.reshape(flat, num_q, num_head, q.shape[-1]),
-        k.reshape(flat, num_k, num_head, k.shape[-1]),
-        v.reshape(flat, num_k, num_head, v.shape[-1]),
-        bias=full, scale=1.0, implementation=implementation)
+    qf = q.reshape(flat, num_q, num_head, q.shape[-1])
+    kf = k.reshape(flat, num_k, num_head, k.shape[-1])
+    vf = v.reshape(flat, num_k, num_head, v.shape[-1])
+
+    def with_summed_bias() -> jax.Array:
+        full = bias.astype(dtype)
+        if shared_bias is not None:
+            full = full + shared_bias.astype(dtype)
+        full = jnp.broadcast_to(full, (*batch, num_head, num_q, num_k)).reshape(
+            flat, num_head, num_q, num_k)
+        return jax.nn.dot_product_attention(qf, kf, vf, bias=full, scale=1.0,
+                                            implementation=implementation)
+
+    if bias.ndim < 3 or bias.shape[-3] != 1 or bias.shape[-2] != 1:
+        out = with_summed_bias()
+    else:
+        key_bias = jnp.broadcast_to(bias[..., 0, 0, :], (*batch, num_k)).reshape(flat, num_k)
+        keep = key_bias > MASKED_BIAS / 2
+        lengths = keep.sum(-1).astype(jnp.int32)
+        is_prefix_mask = (jnp.all(keep == (jnp.arange(num_k) < lengths[:, None]))
+                          & jnp.all(jnp.where(keep, key_bias == 0, True)))
+
+        def with_key_lengths() -> jax.Array:
+            shared = None
+            if shared_bias is not None:
+                shared = jnp.broadcast_to(shared_bias.astype(dtype),
+                                          (num_head, num_q, num_k))[None]
+            out = jax.nn.dot_product_attention(
+                qf, kf, vf, bias=shared, key_value_seq_lengths=jnp.maximum(lengths, 1),
+                scale=1.0, implementation=implementation)
+            uniform = jnp.mean(vf.astype(jnp.float32), axis=1, keepdims=True)
+            return jnp.where((lengths == 0)[:, None, None, None],
+                             uniform.astype(out.dtype), out)
+
+        out = jax.lax.cond(is_prefix_mask, with_key_lengths, with_summed_bias)
     return out.reshape(*batch, num_q, num_head, v.shape[-1])
 
 

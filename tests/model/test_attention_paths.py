@@ -48,13 +48,20 @@ SHAPES = [
 ]
 
 
-def _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, dtype, seed=0):
-    """Random q (pre-scaled), k, v, a key-mask bias with the first item fully masked."""
+def _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, dtype, seed=0, prefix=False):
+    """Random q (pre-scaled), k, v, a key-mask bias with the first item fully masked.
+
+    ``prefix``: each item keeps its first keys only (padding last, as in the model),
+    which :func:`attention.dot_product_attention` passes as key lengths."""
     rng = np.random.default_rng(seed)
     q = rng.normal(size=(batch, num_q, heads, head_dim)) * head_dim ** -0.5
     k = rng.normal(size=(batch, num_k, heads, head_dim))
     v = rng.normal(size=(batch, num_k, heads, head_dim))
-    mask = (rng.random((batch, num_k)) > 0.3).astype(np.float32)
+    if prefix:
+        lengths = rng.integers(1, num_k + 1, size=batch)
+        mask = (np.arange(num_k)[None] < lengths[:, None]).astype(np.float32)
+    else:
+        mask = (rng.random((batch, num_k)) > 0.3).astype(np.float32)
     mask[0] = 0.0                       # a fully masked row of the batch
     mask[1:, 0] = 1.0                   # every other item keeps a key
     bias = attention.mask_bias(jnp.asarray(mask), dtype)[:, None, None, :]
@@ -97,10 +104,12 @@ def test_model_head_sizes_all_go_through_attend(monkeypatch):
     assert len(seen) >= 9
 
 
+@pytest.mark.parametrize("prefix", [False, True], ids=["scattered_mask", "prefix_mask"])
 @pytest.mark.parametrize("shape", SHAPES, ids=[s[0] for s in SHAPES])
-def test_jax_dot_product_attention_matches_plain_path_float32(shape):
+def test_jax_dot_product_attention_matches_plain_path_float32(shape, prefix):
     _, batch, num_q, num_k, heads, head_dim, pair_bias = shape
-    args = _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, jnp.float32)
+    args = _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, jnp.float32,
+                   prefix=prefix)
     with jax.default_matmul_precision("highest"):  # float32, not TF32, on a GPU
         plain = np.asarray(attend(*args, implementation="xla"))
         fused_api = np.asarray(dot_product_attention(*args, implementation="xla"))
@@ -156,10 +165,12 @@ def test_float32_mode_is_real_float32():
 # --- cuDNN on a GPU -----------------------------------------------------------------
 
 @needs_cuda
+@pytest.mark.parametrize("prefix", [False, True], ids=["scattered_mask", "prefix_mask"])
 @pytest.mark.parametrize("shape", [s for s in SHAPES if s[2] > 1], ids=lambda s: s[0])
-def test_cudnn_matches_plain_path(shape):
+def test_cudnn_matches_plain_path(shape, prefix):
     _, batch, num_q, num_k, heads, head_dim, pair_bias = shape
-    args = _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, jnp.bfloat16, seed=2)
+    args = _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, jnp.bfloat16, seed=2,
+                   prefix=prefix)
     exact = _plain_f32(*args)
     fused = np.asarray(jax.jit(lambda *a: attend(*a, implementation="cudnn"))(*args),
                        np.float32)
