@@ -13,8 +13,11 @@ official layout: every output says so (log, PDB REMARK 250, ``params_id``).
 
 Before compiling, the run plans its memory (:mod:`folding.model.memory_plan`): the chunk
 budget comes from the sequence length, the MSA sizes and the device's free memory
-(``--chunk-mb`` overrides it), and a target estimated not to fit stops with one error
-naming the longest length this device takes (``--no-memory-check`` runs it anyway).
+(``--chunk-mb`` overrides it). A target estimated not to fit a GPU but to fit the GPU
+and the host's RAM together runs again with CUDA unified memory, spilling to host RAM
+(:mod:`folding.model.host_spill`; ``--no-spill`` refuses instead); any other target
+estimated not to fit stops with one error naming the longest length this device takes
+(``--no-memory-check`` runs it anyway).
 The input is padded to its shape bucket (:mod:`folding.model.buckets`; ``--no-buckets``
 runs the exact shape) and compiled executables go to JAX's persistent compilation cache
 (:mod:`folding.model.compile_cache`), so targets of one bucket compile once, across
@@ -87,6 +90,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             help="extra-MSA rows (default: the model's, 5120 or 1024)")
     run_parser.add_argument("--no-memory-check", action="store_true",
                             help="run even when the memory plan estimates it does not fit")
+    run_parser.add_argument("--no-spill", action="store_true",
+                            help="refuse a target that does not fit the GPU instead of "
+                            "re-running it with CUDA unified memory (spilling to host RAM)")
     run_parser.add_argument("--no-buckets", action="store_true",
                             help="run at the exact input shape instead of padding it to its "
                             "length bucket (which lets targets share compilations)")
@@ -199,6 +205,15 @@ def _memory_plan(args: argparse.Namespace, config, features, buckets: bool):
     chunk_bytes = None if args.chunk_mb is None else args.chunk_mb << 20
     plan = memory_plan.plan_memory(model_shape, memory_plan.device_memory(), chunk_bytes)
     log.info("%s", plan.describe())
+    if not plan.fits and not args.no_memory_check and not args.no_spill:
+        from folding.model import host_spill
+
+        decision = host_spill.decide(plan, memory_plan.host_memory()[1])
+        if decision.spill:
+            log.warning("%s does not fit in GPU memory; running it again with CUDA unified "
+                        "memory, spilling to host RAM: %s", args.features, decision.reason)
+            host_spill.relaunch(decision)
+        log.info("no spill to host memory: %s", decision.reason)
     if not args.no_memory_check:
         plan.check(str(args.features))
     elif not plan.fits:

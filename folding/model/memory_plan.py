@@ -84,7 +84,7 @@ class DeviceMemory:
                 f"{self.total_bytes / GIB:.1f} GiB ({self.source})")
 
 
-def _host_memory() -> tuple[int, int]:
+def host_memory() -> tuple[int, int]:
     """Total and available host RAM in bytes (/proc/meminfo, else sysconf)."""
     try:
         with open("/proc/meminfo") as handle:
@@ -120,7 +120,7 @@ def device_memory(device: Any = None) -> DeviceMemory:
     if platform != "cpu":
         # e.g. XLA_PYTHON_CLIENT_ALLOCATOR=platform reports no limit: unknown.
         return DeviceMemory(platform, kind, 0, 0, "unknown (no memory_stats limit)")
-    total, available = _host_memory()
+    total, available = host_memory()
     return DeviceMemory(platform, kind, total, available, "host RAM available")
 
 

@@ -54,7 +54,8 @@ def _cli(tmp_path, capsys, caplog, raw, *extra):
 
 def test_too_long_for_the_device_is_one_error_before_compiling(tmp_path, capsys, caplog,
                                                                tiny_gpu):
-    code, out, err, plans = _cli(tmp_path, capsys, caplog, synthetic_raw(600, 40, seed=1))
+    code, out, err, plans = _cli(tmp_path, capsys, caplog, synthetic_raw(600, 40, seed=1),
+                                 "--no-spill")
     assert code != 0 and not out.exists()
     assert len(err) == 1 and err[0].startswith("folding: error: ")
     for words in ("features.npz", "640 residues", "Tiny GPU", "longest sequence that fits "
@@ -63,21 +64,47 @@ def test_too_long_for_the_device_is_one_error_before_compiling(tmp_path, capsys,
     assert len(plans) == 1 and "does NOT fit" in plans[0]
 
 
+def test_too_long_for_the_gpu_runs_again_spilling_to_host_ram(tmp_path, capsys, caplog,
+                                                               tiny_gpu, monkeypatch):
+    """Without --no-spill the CLI decides to re-run with more memory (the relaunch
+    itself, an exec of the same command, is replaced by a recorder here)."""
+    from folding.model import host_spill
+
+    class RelaunchedError(Exception):
+        pass
+
+    seen = []
+
+    def record(decision):
+        seen.append(decision)
+        raise RelaunchedError
+
+    monkeypatch.setattr(host_spill, "relaunch", record)
+    monkeypatch.setattr(memory_plan, "host_memory", lambda: (64 * memory_plan.GIB,
+                                                             32 * memory_plan.GIB))
+    with pytest.raises(RelaunchedError):
+        _cli(tmp_path, capsys, caplog, synthetic_raw(600, 40, seed=1))
+    assert len(seen) == 1 and seen[0].spill
+    assert seen[0].environment[host_spill.SPILL_ENV] == "1"
+    assert float(seen[0].environment["XLA_PYTHON_CLIENT_MEM_FRACTION"]) > 1.0
+    assert seen[0].environment["TF_FORCE_UNIFIED_MEMORY"] == "1"
+
+
 def test_msa_size_options_reach_the_model(tmp_path, capsys, caplog, no_room):
     raw = synthetic_raw(300, 40, seed=1)
-    code, _, _, plans = _cli(tmp_path, capsys, caplog, raw, "--no-buckets",
+    code, _, _, plans = _cli(tmp_path, capsys, caplog, raw, "--no-buckets", "--no-spill",
                              "--max-msa-clusters", "5", "--max-extra-msa", "7")
     assert code != 0
     assert "L=300, 5 MSA rows, 7 extra rows" in plans[0]
     caplog.clear()
-    code, _, _, plans = _cli(tmp_path, capsys, caplog, raw, "--no-buckets")
+    code, _, _, plans = _cli(tmp_path, capsys, caplog, raw, "--no-buckets", "--no-spill")
     assert "L=300, 40 MSA rows, 1 extra rows" in plans[0]
     # Processed features keep their first rows.
     processed = process_features(raw, processing_config_for("model_3_ptm", 0), seed=0,
                                  num_recycle=0)
     caplog.clear()
     code, _, _, plans = _cli(tmp_path, capsys, caplog, processed, "--no-buckets",
-                             "--max-msa-clusters", "6")
+                             "--no-spill", "--max-msa-clusters", "6")
     assert "L=300, 6 MSA rows" in plans[0]
 
 
