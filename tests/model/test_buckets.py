@@ -127,15 +127,17 @@ def test_targets_in_one_bucket_compile_once():
         result = runner.predict(second)
     finally:
         counter.stop()
-    assert counter.compiled == 0, counter.describe()
+    assert counter.requests == 0 and counter.compiled == 0, counter.describe()
     assert result.output.final_atom_positions.shape == (29, 37, 3)
-    # Without buckets the other length compiles again.
+    # Without buckets the other length needs an executable of its own: compiled, or
+    # loaded from the persistent cache when an earlier run in this process or on this
+    # machine already compiled that shape (the cache setting is process-wide).
     counter = CompileCounter().start()
     try:
         _runner("model_3_ptm", False).predict(second)
     finally:
         counter.stop()
-    assert counter.compiled >= 1
+    assert counter.requests >= 1, counter.describe()
 
 
 def _cli_run(venv_bin, raw_path, out, cache):
