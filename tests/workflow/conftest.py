@@ -12,6 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+SCHEMA = ROOT / "workflows" / "schemas" / "config.schema.yaml"
 
 
 def job_counts(output: str) -> dict[str, int]:
@@ -127,3 +128,27 @@ def workflow_command():
 @pytest.fixture(scope="session")
 def fasta_writer():
     return write_fasta
+
+
+def _resolved_settings(**config):
+    """Workflow settings from ``config`` as the Snakefile makes them: normalised, checked
+    against the schema (no errors allowed), schema defaults filled in, resolved."""
+    import yaml
+
+    from folding.workflow import settings as workflow_settings
+
+    with open(SCHEMA) as handle:
+        schema = yaml.safe_load(handle)
+    workflow_settings.normalise(config, schema)
+    assert workflow_settings.config_errors(config, schema) == []
+    for key, spec in schema["properties"].items():
+        if "default" in spec:
+            config.setdefault(key, spec["default"])
+    return workflow_settings.resolve(config)
+
+
+@pytest.fixture(scope="session")
+def settings_for():
+    """Resolved workflow settings for keyword config values (tests that plan without
+    running Snakemake)."""
+    return _resolved_settings

@@ -5,31 +5,15 @@ one prediction job per multimer model and seed; multimer recycling left to the m
 
 from __future__ import annotations
 
-import os
-
 import pytest
-import yaml
 
 from folding.data.multimer.inputs import read_complexes
-from folding.workflow import settings as workflow_settings
 from folding.workflow.plan import make_plan
 from folding.workflow.preflight import preflight
 
-SCHEMA = os.path.join(os.path.dirname(__file__), "..", "..", "workflows", "schemas",
-                      "config.schema.yaml")
 PARR = "MGSSHHHHHHSSGLVPGSHMDKKETKHLLKIKKEDYPQIFDFLENVPRGTKTAHIREALRRYIEEIGENP"  # 2Q2K A/B
 PARR_RNA = "AGTATAUACUAGTATATACT"  # 2Q2K chain F (nucleic acid), from pdb_seqres
 
-
-def _settings(**config):
-    with open(SCHEMA) as handle:
-        schema = yaml.safe_load(handle)
-    workflow_settings.normalise(config, schema)
-    assert workflow_settings.config_errors(config, schema) == []
-    for key, spec in schema["properties"].items():
-        if "default" in spec:
-            config.setdefault(key, spec["default"])
-    return workflow_settings.resolve(config)
 
 
 @pytest.fixture
@@ -42,9 +26,9 @@ def mixed(tmp_path, tiny_sequences):
     return path
 
 
-def test_the_plan_searches_each_distinct_chain_once(mixed, demo_db, tmp_path):
+def test_the_plan_searches_each_distinct_chain_once(mixed, demo_db, tmp_path, settings_for):
     targets = read_complexes(mixed).targets
-    plan = make_plan(_settings(input=str(mixed), preset="demo", database_dir=str(demo_db)),
+    plan = make_plan(settings_for(input=str(mixed), preset="demo", database_dir=str(demo_db)),
                      targets)
     pqqa, dimer, hetero = plan.targets
     assert not pqqa.is_complex and dimer.is_complex and not dimer.is_heteromer
@@ -68,7 +52,7 @@ def test_the_plan_searches_each_distinct_chain_once(mixed, demo_db, tmp_path):
     # Predictions: the demo's one multimer model once; AlphaFold 2.3's five x five.
     assert plan.predictions(pqqa) == ("model_1_ptm",)
     assert plan.predictions(dimer) == ("model_1_multimer_v3_pred_0",)
-    full = make_plan(_settings(input="x", preset="full_dbs", database_dir=str(tmp_path)),
+    full = make_plan(settings_for(input="x", preset="full_dbs", database_dir=str(tmp_path)),
                      targets)
     assert len(full.predictions(dimer)) == 25
     assert full.predictions(dimer)[:2] == ("model_1_multimer_v3_pred_0",
@@ -82,9 +66,9 @@ def test_the_plan_searches_each_distinct_chain_once(mixed, demo_db, tmp_path):
     assert make_plan(plan.settings, targets[:1]).multimer_template is None
 
 
-def test_preflight_names_what_complexes_need(mixed, tmp_path):
+def test_preflight_names_what_complexes_need(mixed, tmp_path, settings_for):
     targets = read_complexes(mixed).targets
-    complexes_only = make_plan(_settings(input="x", preset="full_dbs",
+    complexes_only = make_plan(settings_for(input="x", preset="full_dbs",
                                          database_dir=str(tmp_path)), targets[1:])
     check = preflight(complexes_only)
     assert not check.ok
@@ -94,12 +78,12 @@ def test_preflight_names_what_complexes_need(mixed, tmp_path):
     assert params.startswith(f"params_dir {tmp_path}/params lacks "
                              + ", ".join(f"params_model_{i}_multimer_v3.npz"
                                          for i in range(1, 6)) + "; run: folding databases")
-    untrained = preflight(make_plan(_settings(input="x", preset="full_dbs",
+    untrained = preflight(make_plan(settings_for(input="x", preset="full_dbs",
                                               database_dir=str(tmp_path),
                                               allow_untrained_params="true"), targets))
     assert untrained.untrained("model_2_multimer_v3_pred_4")
     assert untrained.params_of("model_2_multimer_v3_pred_4") is None
-    server = preflight(make_plan(_settings(input="x", preset="demo", msa_mode="server",
+    server = preflight(make_plan(settings_for(input="x", preset="demo", msa_mode="server",
                                            database_dir=str(tmp_path)), targets))
     assert ("complexes (dimer, hetero) need msa_mode=local (per-chain searches and UniProt "
             "pairing); msa_mode server runs single chains only: use msa_mode=local, or give "

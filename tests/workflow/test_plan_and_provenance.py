@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 
 import pytest
-import yaml
 
 from folding.cli import main
 from folding.inputs import read_targets
 from folding.provenance import database_identity, sequence_sha256
-from folding.workflow import settings as workflow_settings
 from folding.workflow.plan import make_plan
 from folding.workflow.preflight import preflight
-
-SCHEMA = os.path.join(os.path.dirname(__file__), "..", "..", "workflows", "schemas",
-                      "config.schema.yaml")
-
-
-def _settings(**config):
-    with open(SCHEMA) as handle:
-        schema = yaml.safe_load(handle)
-    workflow_settings.normalise(config, schema)
-    assert workflow_settings.config_errors(config, schema) == []
-    for key, spec in schema["properties"].items():
-        if "default" in spec:
-            config.setdefault(key, spec["default"])
-    return workflow_settings.resolve(config)
 
 
 @pytest.fixture
@@ -39,8 +22,9 @@ def targets(tmp_path, tiny_sequences, fasta_writer):
     return read_targets(path).targets
 
 
-def test_identical_sequences_share_keys_and_databases_change_them(targets, demo_db, tmp_path):
-    settings = _settings(input="x", preset="demo", database_dir=str(demo_db))
+def test_identical_sequences_share_keys_and_databases_change_them(targets, demo_db, tmp_path,
+                                                                  settings_for):
+    settings = settings_for(input="x", preset="demo", database_dir=str(demo_db))
     plan = make_plan(settings, targets)
     a, b, c = plan.targets
     assert a.search_keys == b.search_keys and a.template_key == b.template_key
@@ -52,10 +36,10 @@ def test_identical_sequences_share_keys_and_databases_change_them(targets, demo_
 
     copy = tmp_path / "copy"
     shutil.copytree(demo_db, copy)
-    same = make_plan(_settings(input="x", preset="demo", database_dir=str(copy)), targets)
+    same = make_plan(settings_for(input="x", preset="demo", database_dir=str(copy)), targets)
     assert same.targets[0].search_keys == a.search_keys
     # A search setting that changes the result changes the key: reduced_dbs has no mgnify.
-    reduced = make_plan(_settings(input="x", preset="reduced_dbs", database_dir=str(demo_db)),
+    reduced = make_plan(settings_for(input="x", preset="reduced_dbs", database_dir=str(demo_db)),
                         targets)
     assert reduced.targets[0].search_keys["uniref90"] == a.search_keys["uniref90"]
     assert "mgnify" not in reduced.targets[0].search_keys
@@ -74,8 +58,8 @@ def test_database_identity_uses_the_install_record(demo_db, tmp_path):
     assert database_identity(tmp_path / "absent").size == -1
 
 
-def test_full_dbs_plan_and_preflight_of_an_empty_tree(targets, tmp_path):
-    settings = _settings(input="x", preset="full_dbs", database_dir=str(tmp_path))
+def test_full_dbs_plan_and_preflight_of_an_empty_tree(targets, tmp_path, settings_for):
+    settings = settings_for(input="x", preset="full_dbs", database_dir=str(tmp_path))
     plan = make_plan(settings, targets)
     assert [(s.name, s.tool) for s in plan.searches] == [
         ("uniref90", "jackhmmer"), ("mgnify", "jackhmmer"), ("bfd_uniref", "hhblits")]
@@ -84,7 +68,7 @@ def test_full_dbs_plan_and_preflight_of_an_empty_tree(targets, tmp_path):
     assert not check.ok and len(check.errors) == 2  # databases, then parameters
     assert check.errors[0].startswith(f"database_dir {tmp_path} is incomplete for preset "
                                       "full_dbs (22 missing: uniref90/uniref90.fasta, ")
-    untrained = preflight(make_plan(_settings(input="x", preset="full_dbs",
+    untrained = preflight(make_plan(settings_for(input="x", preset="full_dbs",
                                               database_dir=str(tmp_path),
                                               allow_untrained_params="true"), targets))
     assert len(untrained.errors) == 1 and untrained.untrained("model_1_ptm")
