@@ -82,21 +82,12 @@ def _small_example(model_name: str, num_recycle: int) -> dict[str, np.ndarray]:
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT / "tests" / "model"))
     import oracle
-    from model_cases import synthetic_raw
+    from model_cases import random_templates, synthetic_raw
 
     rng = np.random.default_rng(0)
     length, num_templates = _SMALL_L, 4
     raw = synthetic_raw(length, 300, seed=0)
-    raw.update({
-        "template_aatype": np.eye(22, dtype=np.float32)[
-            rng.integers(0, 20, (num_templates, length))],
-        "template_all_atom_masks": (rng.random((num_templates, length, 37)) > 0.3).astype(
-            np.float32),
-        "template_all_atom_positions": rng.normal(
-            scale=10.0, size=(num_templates, length, 37, 3)).astype(np.float32),
-        "template_sum_probs": np.ones((num_templates, 1), np.float32),
-        "template_domain_names": np.array([b"t"] * num_templates),
-    })
+    raw.update(random_templates(length, num_templates, rng))
     return oracle.process_features(model_name, raw, num_recycle=num_recycle,
                                    max_msa_clusters=_SMALL_CLUSTERS,
                                    max_extra_msa=_SMALL_EXTRA)

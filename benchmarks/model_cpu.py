@@ -40,21 +40,12 @@ def _make_inputs(length: int, depth: int, model_name: str, num_recycle: int, fol
     sys.path.insert(0, str(ROOT / "tests"))
     sys.path.insert(0, str(ROOT / "tests" / "model"))
     import oracle
-    from model_cases import WEIGHT_SCALE, synthetic_raw
+    from model_cases import WEIGHT_SCALE, random_templates, synthetic_raw
 
     rng = np.random.default_rng(seed)
     raw = synthetic_raw(length, depth, seed=seed)
     num_templates = 4
-    raw.update({
-        "template_aatype": np.eye(22, dtype=np.float32)[
-            rng.integers(0, 20, (num_templates, length))],
-        "template_all_atom_masks": (rng.random((num_templates, length, 37)) > 0.3).astype(
-            np.float32),
-        "template_all_atom_positions": rng.normal(
-            scale=10.0, size=(num_templates, length, 37, 3)).astype(np.float32),
-        "template_sum_probs": np.ones((num_templates, 1), np.float32),
-        "template_domain_names": np.array([b"t"] * num_templates),
-    })
+    raw.update(random_templates(length, num_templates, rng))
     processed = oracle.process_features(model_name, raw, num_recycle=num_recycle, seed=seed)
     params = oracle.random_params(model_name, processed, scale=WEIGHT_SCALE)
     features_path = folder / f"features_{length}.npz"

@@ -73,6 +73,23 @@ def synthetic_raw(num_res: int, num_seq: int, seed: int = 0, mutation_rate: floa
     return raw
 
 
+def random_templates(num_res: int, num_templates: int,
+                     rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Raw template features of ``num_templates`` random templates (random residues,
+    coordinates and a 70% atom mask), for benchmarks whose timing does not depend on the
+    values."""
+    return {
+        "template_aatype": np.eye(22, dtype=np.float32)[
+            rng.integers(0, 20, (num_templates, num_res))],
+        "template_all_atom_masks": (rng.random((num_templates, num_res, 37)) > 0.3).astype(
+            np.float32),
+        "template_all_atom_positions": rng.normal(
+            scale=10.0, size=(num_templates, num_res, 37, 3)).astype(np.float32),
+        "template_sum_probs": np.ones((num_templates, 1), np.float32),
+        "template_domain_names": np.array([b"t"] * num_templates),
+    }
+
+
 def real_template(shared_data: Path, num_res: int) -> dict[str, np.ndarray]:
     """The first ``num_res`` residues of a real crystal structure (PDB 1AHS, chain A)."""
     from folding.common.pdb import from_pdb
