@@ -21,10 +21,11 @@ representation and its updates (L x L x 128 values: per residue pair). Fitting t
 measurements, beside 0.4 GiB of parameters and three 64 MiB chunks, gives about 4.8 MiB
 per residue and 3.2 KiB per residue pair at the full MSA; the per-residue part is
 scaled with the MSA rows actually run, the chunk budget counts three times, and
-bfloat16 is taken as 0.55 x float32 for the parts that grow with L (an unmeasured
-guess: most activations halve; layer norms, softmaxes and the recycled state stay
-float32). Usable memory is 70% of what the device reports
-free (fitted to the runs that fit and the one that did not, see USABLE_FRACTION):
+bfloat16 is taken as 0.55 x float32 for the parts that grow with L (a guess: most
+activations halve; layer norms, softmaxes and the recycled state stay float32; the one
+bfloat16 run measured, 4,096 residues on the H100, fitted as it predicts). Usable
+memory is 70% of what an accelerator reports free (fitted to the runs that fit and the
+one that did not, see USABLE_FRACTION), 90% on CPU:
 on GPU ``bytes_limit - bytes_in_use`` of ``memory_stats()`` (JAX's pool, by
 default 75% of the card; ``XLA_PYTHON_CLIENT_MEM_FRACTION`` raises it), on CPU the
 host's available RAM.
@@ -59,6 +60,8 @@ MSA_CHANNELS, EXTRA_MSA_CHANNELS = 256, 64
 #: buffer could not be placed in the pool. So 70%, not the 90% the live figures alone
 #: would suggest: the allocator needs room for the largest single buffers.
 USABLE_FRACTION = 0.7
+#: Share of the host's available RAM the plan may use on CPU (no pool to fragment).
+HOST_USABLE_FRACTION = 0.9
 #: bfloat16 trunk: the parts that grow with L, relative to float32 (a guess).
 DTYPE_FACTOR = {"float32": 1.0, "bfloat16": 0.55, "float16": 0.55}
 #: Chunk budgets the planner chooses between: on CPU 16 MiB was fastest (see
@@ -248,7 +251,8 @@ def plan_memory(shape: ModelShape, device: DeviceMemory,
         chunk_bytes = MEASURED_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
         return MemoryPlan(shape, device, chunk_bytes, estimate_bytes(shape, chunk_bytes), 0,
                           True, 0)
-    usable = int(device.free_bytes * USABLE_FRACTION)
+    share = USABLE_FRACTION if device.platform != "cpu" else HOST_USABLE_FRACTION
+    usable = int(device.free_bytes * share)
     smallest = GPU_CHUNK_CHOICES[-1]
     if chunk_bytes is None:
         if device.platform == "gpu":
