@@ -9,8 +9,6 @@ decide again; CPUs never spill. The relaunch itself needs a GPU (not run here).
 
 from __future__ import annotations
 
-import pytest
-
 from folding.model import host_spill
 from folding.model.memory_plan import GIB, DeviceMemory, ModelShape, plan_memory
 
@@ -72,6 +70,9 @@ def test_pool_fraction_read_from_the_environment():
     plan = _plan(4096, total=int(79.6 * GIB * 0.95))
     decision = host_spill.decide(plan, 100 * GIB,
                                  environ={"XLA_PYTHON_CLIENT_MEM_FRACTION": "0.95"})
-    if plan.fits:
-        pytest.skip("fits in a 95% pool by the estimate")
-    assert decision.spill
+    assert not plan.fits
+    assert decision.spill and decision.environment["TF_FORCE_UNIFIED_MEMORY"] == "1"
+    # The card is 79.6 GiB whichever pool it was started with: same fraction asked.
+    default_pool = host_spill.decide(_plan(4096), 100 * GIB, environ={})
+    assert (decision.environment["XLA_PYTHON_CLIENT_MEM_FRACTION"]
+            == default_pool.environment["XLA_PYTHON_CLIENT_MEM_FRACTION"])
