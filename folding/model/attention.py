@@ -62,7 +62,12 @@ def mask_bias(mask: jax.Array, dtype=jnp.float32) -> jax.Array:
 
 
 #: The values of :attr:`GlobalConfig.attention <folding.model.global_config.GlobalConfig>`.
-ATTENTION_IMPLEMENTATIONS = ("auto", "xla", "cudnn")
+ATTENTION_IMPLEMENTATIONS = ("auto", "xla", "cudnn", "pallas")
+#: The fused implementations "auto" tries, in order. Our Pallas kernel is 2.0-2.8x
+#: faster per call than cuDNN at the model's shapes on an H100
+#: (``benchmarks/attention_kernels.py``), but a whole model has not been run with it
+#: on a GPU yet: cuDNN, run and tested in the whole model there, stays first.
+AUTO_PREFERENCE = ("cudnn", "pallas")
 #: The largest head size the fused path is used for (cuDNN takes 128 before Hopper).
 FUSED_MAX_HEAD_DIM = 128
 
@@ -105,6 +110,29 @@ def _cudnn_compiles(dtype_name: str, head_dim: int) -> bool:
     return True
 
 
+@cache
+def _pallas_compiles(dtype_name: str, head_dim: int) -> bool:
+    """Whether our Pallas kernel compiles here for this dtype and head size."""
+    from folding.model.pallas_attention import flash_attention
+
+    shape = jax.ShapeDtypeStruct((2, 40, 2, head_dim), jnp.dtype(dtype_name))
+    key_bias = jax.ShapeDtypeStruct((2, 40), jnp.float32)
+    bias = jax.ShapeDtypeStruct((2, 40, 40), jnp.dtype(dtype_name))
+    try:
+        jax.jit(flash_attention).lower(shape, shape, shape, key_bias, bias).compile()
+    except Exception:  # any failure means: not here
+        return False
+    return True
+
+
+def pallas_attention_supported(dtype, head_dim: int, value_dim: int) -> bool:
+    """Whether our Pallas flash-attention kernel runs these inputs on this backend."""
+    return (jnp.dtype(dtype) in (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
+            and head_dim == value_dim and head_dim <= FUSED_MAX_HEAD_DIM
+            and cuda_flash_attention_available()
+            and _pallas_compiles(jnp.dtype(dtype).name, head_dim))
+
+
 def fused_attention_supported(dtype, head_dim: int, value_dim: int) -> bool:
     """Whether cuDNN's fused attention takes these inputs (backend, dtype, head sizes)."""
     return (jnp.dtype(dtype) in (jnp.dtype(jnp.bfloat16), jnp.dtype(jnp.float16))
@@ -114,17 +142,29 @@ def fused_attention_supported(dtype, head_dim: int, value_dim: int) -> bool:
 
 
 def attention_implementation(requested: str, dtype, head_dim: int, value_dim: int) -> str:
-    """The implementation :func:`attend` will run: "xla" or "cudnn".
+    """The implementation :func:`attend` will run: "xla", "cudnn" or "pallas".
 
-    ``requested`` is "auto" (cuDNN where :func:`fused_attention_supported`, else the
-    plain path), "xla" (always the plain path) or "cudnn" (an error where cuDNN cannot
-    run these inputs).
+    ``requested`` is "auto" (the first of :data:`AUTO_PREFERENCE` that runs these
+    inputs here, else the plain path), "xla" (always the plain path), "cudnn" or
+    "pallas" (an error where that kernel cannot run these inputs).
     """
     if requested not in ATTENTION_IMPLEMENTATIONS:
         raise ValueError(f"attention must be one of {ATTENTION_IMPLEMENTATIONS}, "
                          f"not {requested!r}")
     if requested == "xla":
         return "xla"
+    checks = {"cudnn": fused_attention_supported, "pallas": pallas_attention_supported}
+    if requested == "auto":
+        return next((name for name in AUTO_PREFERENCE
+                     if checks[name](dtype, head_dim, value_dim)), "xla")
+    if requested == "pallas":
+        if not pallas_attention_supported(dtype, head_dim, value_dim):
+            raise ValueError(
+                f"the Pallas attention kernel needs a CUDA GPU of compute capability 8.0+, "
+                f"bfloat16 or float16 (got {jnp.dtype(dtype).name}) and equal head sizes "
+                f"up to {FUSED_MAX_HEAD_DIM} (got {head_dim}/{value_dim}); use "
+                f"attention='auto' or 'xla'")
+        return "pallas"
     supported = fused_attention_supported(dtype, head_dim, value_dim)
     if requested == "cudnn" and not supported:
         raise ValueError(
@@ -155,7 +195,9 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array,
         implementation = attention_implementation("auto", q.dtype, q.shape[-1], v.shape[-1])
     if implementation == "cudnn":
         return dot_product_attention(q, k, v, bias, shared_bias, implementation="cudnn")
-    if implementation != "xla":
+    if implementation == "pallas" and bias.ndim >= 3 and bias.shape[-3:-1] == (1, 1):
+        return _pallas_attention(q, k, v, bias, shared_bias)
+    if implementation not in ("xla", "pallas"):
         raise ValueError(f"unknown attention implementation {implementation!r}")
     # Logits accumulate in float32 whatever the inputs (as the fused kernels do).
     logits = jnp.einsum("...qhc,...khc->...hqk", q, k, preferred_element_type=jnp.float32)
@@ -165,6 +207,25 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array,
     logits = jnp.clip(logits, -LOGIT_CLIP, LOGIT_CLIP)
     weights = jax.nn.softmax(logits, axis=-1).astype(v.dtype)
     return jnp.einsum("...hqk,...khc->...qhc", weights, v)
+
+
+def _pallas_attention(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array,
+                      shared_bias: jax.Array | None) -> jax.Array:
+    """:func:`attend` through :func:`folding.model.pallas_attention.flash_attention`, for a
+    key-mask ``bias`` ([..., 1, 1, K]) and a shared [H, Q, K] pair bias."""
+    from folding.model.pallas_attention import flash_attention
+
+    *batch, num_q, num_head, head_dim = q.shape
+    num_k = k.shape[-3]
+    flat = math.prod(batch)
+    key_bias = jnp.broadcast_to(bias[..., 0, 0, :].astype(jnp.float32), (*batch, num_k))
+    if shared_bias is not None:
+        shared_bias = jnp.broadcast_to(shared_bias, (num_head, num_q, num_k))
+    out = flash_attention(q.reshape(flat, num_q, num_head, head_dim),
+                          k.reshape(flat, num_k, num_head, head_dim),
+                          v.reshape(flat, num_k, num_head, v.shape[-1]),
+                          key_bias.reshape(flat, num_k), shared_bias)
+    return out.reshape(*batch, num_q, num_head, v.shape[-1])
 
 
 def dot_product_attention(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array,
@@ -300,9 +361,12 @@ def attention_item_bytes(num_head: int, num_queries: int, num_keys: int, channel
     """Approximate bytes one batch item of :func:`gated_attention` keeps alive.
 
     The plain path holds about three float32 copies of the logits (logits, weights,
-    the softmax's temporaries); the fused one only the summed bias in ``itemsize``.
+    the softmax's temporaries); cuDNN's only the summed bias in ``itemsize``; the
+    Pallas kernel none.
     """
-    if implementation == "cudnn":
+    if implementation == "pallas":
+        logits = 0
+    elif implementation == "cudnn":
         logits = itemsize * num_head * num_queries * num_keys
     else:
         logits = 3 * 4 * num_head * num_queries * num_keys

@@ -7,8 +7,11 @@ random inputs, masked keys and one fully masked query row:
 
 * on any machine: JAX's own ``dot_product_attention(implementation="xla")``, through
   the same bias handling as the fused path, against our plain path;
-* on a CUDA GPU: cuDNN's fused attention against the plain path in bfloat16, per core
-  and through the model's attention modules (skipped without a GPU).
+* on any machine: our Pallas flash-attention kernel in Pallas' interpreter against the
+  plain path (float32 and bfloat16), the pair bias and key mask read separately;
+* on a CUDA GPU: cuDNN's fused attention and the compiled Pallas kernel against the
+  plain path in bfloat16, per core and through the model's attention modules (skipped
+  without a GPU).
 """
 
 from __future__ import annotations
@@ -140,11 +143,16 @@ def test_implementation_choice_on_this_machine():
     args = (jnp.bfloat16, 32, 32)
     assert attention_implementation("xla", *args) == "xla"
     assert attention_implementation("auto", jnp.float32, 32, 32) == "xla"
-    assert attention_implementation("auto", jnp.bfloat16, 12, 12) == "xla"
-    assert attention_implementation("auto", *args) == ("cudnn" if ON_CUDA else "xla")
+    # cuDNN needs head sizes in multiples of 8; the Pallas kernel pads any size to 16.
+    assert attention_implementation("auto", jnp.bfloat16, 12, 12) == (
+        "pallas" if ON_CUDA else "xla")
+    assert attention_implementation("auto", *args) == (
+        attention.AUTO_PREFERENCE[0] if ON_CUDA else "xla")
     if not ON_CUDA:
         with pytest.raises(ValueError, match="cuDNN attention needs"):
             attention_implementation("cudnn", *args)
+        with pytest.raises(ValueError, match="Pallas attention kernel needs"):
+            attention_implementation("pallas", *args)
     with pytest.raises(ValueError, match="attention must be one of"):
         attention_implementation("flash", *args)
     with pytest.raises(ValueError, match="attention must be one of"):
@@ -162,7 +170,64 @@ def test_float32_mode_is_real_float32():
         GlobalConfig(matmul_precision="fast")
 
 
-# --- cuDNN on a GPU -----------------------------------------------------------------
+# --- our Pallas kernel, interpreted (any machine) -----------------------------------
+
+@pytest.mark.parametrize("dtype", [jnp.float32, jnp.bfloat16], ids=["f32", "bf16"])
+@pytest.mark.parametrize("prefix", [False, True], ids=["scattered_mask", "prefix_mask"])
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s[2] > 1], ids=lambda s: s[0])
+def test_pallas_kernel_interpreted_matches_plain_path(shape, prefix, dtype):
+    from folding.model.pallas_attention import KernelBlocks, flash_attention
+
+    _, batch, num_q, num_k, heads, head_dim, pair_bias = shape
+    q, k, v, bias, shared = _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, dtype,
+                                    seed=5, prefix=prefix)
+    exact = _plain_f32(q, k, v, bias, shared)
+    key_bias = bias[:, 0, 0, :].astype(jnp.float32)
+    with jax.default_matmul_precision("highest"):      # a GPU's default would be TF32
+        out = np.asarray(flash_attention(q, k, v, key_bias, shared, KernelBlocks(16, 16),
+                                         interpret=True), np.float32)
+    assert out.shape == exact.shape and out.dtype == np.float32
+    tolerance = 1e-5 if dtype == jnp.float32 else 3e-2
+    np.testing.assert_allclose(out, exact, atol=tolerance, rtol=0)
+    # The fully masked item: uniform weights over its keys, as the plain path.
+    vf = np.asarray(v, np.float32)
+    np.testing.assert_allclose(out[0], np.broadcast_to(vf[0].mean(0), out[0].shape),
+                               atol=tolerance)
+
+
+def test_pallas_kernel_interpreted_several_key_blocks():
+    """Keys spread over several blocks (the online softmax's rescaling) and padding of
+    both sequence axes to the block sizes."""
+    from folding.model.pallas_attention import KernelBlocks, flash_attention
+
+    q, k, v, bias, shared = _inputs(2, 45, 70, 2, 32, True, jnp.float32, seed=6)
+    exact = _plain_f32(q, k, v, bias, shared)
+    with jax.default_matmul_precision("highest"):
+        out = flash_attention(q, k, v, bias[:, 0, 0, :], shared, KernelBlocks(16, 16),
+                              interpret=True)
+    np.testing.assert_allclose(np.asarray(out), exact, atol=1e-5, rtol=0)
+
+
+# --- cuDNN and Pallas on a GPU ---------------------------------------------------------
+
+@needs_cuda
+@pytest.mark.parametrize("prefix", [False, True], ids=["scattered_mask", "prefix_mask"])
+@pytest.mark.parametrize("shape", [s for s in SHAPES if s[2] > 1], ids=lambda s: s[0])
+def test_pallas_matches_plain_path(shape, prefix):
+    _, batch, num_q, num_k, heads, head_dim, pair_bias = shape
+    args = _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, jnp.bfloat16, seed=2,
+                   prefix=prefix)
+    exact = _plain_f32(*args)
+    fused = np.asarray(jax.jit(lambda *a: attend(*a, implementation="pallas"))(*args),
+                       np.float32)
+    err = float(np.max(np.abs(fused - exact)))
+    print(f"head {head_dim}: pallas {err:.2e}")
+    assert np.all(np.isfinite(fused))
+    assert err < 3e-2
+    v = np.asarray(args[2], np.float32)
+    np.testing.assert_allclose(fused[0], np.broadcast_to(v[0].mean(0), fused[0].shape),
+                               atol=2e-2)
+
 
 @needs_cuda
 @pytest.mark.parametrize("prefix", [False, True], ids=["scattered_mask", "prefix_mask"])
@@ -187,9 +252,10 @@ def test_cudnn_matches_plain_path(shape, prefix):
 
 
 @needs_cuda
+@pytest.mark.parametrize("fused", ["cudnn", "pallas"])
 @pytest.mark.parametrize("ending", [False, True])
 @pytest.mark.parametrize("head_dim", [16, 32])
-def test_cudnn_triangle_attention_module(head_dim, ending):
+def test_fused_triangle_attention_module(head_dim, ending, fused):
     from folding.model.triangle import TriangleAttention
 
     length, heads = 24, 4
@@ -201,7 +267,7 @@ def test_cudnn_triangle_attention_module(head_dim, ending):
     seq_mask[-5:] = 0.0
     pair_mask = jnp.asarray(seq_mask[:, None] * seq_mask[None], jnp.bfloat16)
     outs = {}
-    for impl in ("xla", "cudnn"):
+    for impl in ("xla", fused):
         gc = GlobalConfig(dtype="bfloat16", attention=impl)
         fn = hk.without_apply_rng(hk.transform(
             lambda p, m, gc=gc: TriangleAttention(config, gc, ending)(p, m)))
@@ -211,13 +277,14 @@ def test_cudnn_triangle_attention_module(head_dim, ending):
             params)
         outs[impl] = np.asarray(jax.jit(fn.apply)(params, pair, pair_mask), np.float32)
     scale = float(np.max(np.abs(outs["xla"])))
-    err = float(np.max(np.abs(outs["cudnn"] - outs["xla"])))
+    err = float(np.max(np.abs(outs[fused] - outs["xla"])))
     assert err < 3e-2 * max(1.0, scale), (err, scale)
 
 
 @needs_cuda
+@pytest.mark.parametrize("fused", ["cudnn", "pallas"])
 @pytest.mark.parametrize("head_dim", [8, 32])
-def test_cudnn_msa_row_attention_module(head_dim):
+def test_fused_msa_row_attention_module(head_dim, fused):
     from folding.model.msa_attention import MSARowAttentionWithPairBias
 
     rows, length, heads = 6, 20, 8
@@ -230,7 +297,7 @@ def test_cudnn_msa_row_attention_module(head_dim):
     msa_mask[-2:] = 0.0                         # padding rows: fully masked
     msa_mask = jnp.asarray(msa_mask, jnp.bfloat16)
     outs = {}
-    for impl in ("xla", "cudnn"):
+    for impl in ("xla", fused):
         gc = GlobalConfig(dtype="bfloat16", attention=impl)
         fn = hk.without_apply_rng(hk.transform(
             lambda m, mm, p, gc=gc: MSARowAttentionWithPairBias(config, gc)(m, mm, p)))
@@ -240,5 +307,64 @@ def test_cudnn_msa_row_attention_module(head_dim):
             params)
         outs[impl] = np.asarray(jax.jit(fn.apply)(params, msa, msa_mask, pair), np.float32)
     scale = float(np.max(np.abs(outs["xla"])))
-    err = float(np.max(np.abs(outs["cudnn"] - outs["xla"])))
+    err = float(np.max(np.abs(outs[fused] - outs["xla"])))
     assert err < 3e-2 * max(1.0, scale), (err, scale)
+
+
+@pytest.mark.parametrize("module", ["triangle", "msa_row"])
+def test_pallas_path_through_model_modules_interpreted(module, monkeypatch):
+    """The glue of the Pallas path (key bias from the mask, shared pair bias, batch
+    flattening) inside the model's modules, with the kernel interpreted on this machine,
+    against the plain path."""
+    import functools
+
+    from folding.model import pallas_attention
+    from folding.model.msa_attention import MSARowAttentionWithPairBias
+    from folding.model.triangle import TriangleAttention
+
+    calls = []
+    interpreted = functools.partial(pallas_attention.flash_attention,
+                                    blocks=pallas_attention.KernelBlocks(16, 16),
+                                    interpret=True)
+
+    def counted(*args, **kwargs):
+        calls.append(args[0].shape)
+        return interpreted(*args, **kwargs)
+
+    monkeypatch.setattr(pallas_attention, "flash_attention", counted)
+    # float32 here (the kernel takes any dtype; the model asks for it in half precision).
+    monkeypatch.setattr(attention, "pallas_attention_supported", lambda *args: True)
+    rng = np.random.default_rng(7)
+    length, heads, head_dim = 19, 4, 16
+    channels = heads * head_dim
+    seq_mask = np.ones(length, np.float32)
+    seq_mask[-4:] = 0.0
+    if module == "triangle":
+        config = AttentionConfig(num_head=heads, key_dim=channels, value_dim=channels)
+        pair = jnp.asarray(rng.normal(size=(length, length, channels)), jnp.float32)
+        args = (pair, jnp.asarray(seq_mask[:, None] * seq_mask[None]))
+
+        def build(gc):
+            return lambda p, m: TriangleAttention(config, gc, False)(p, m)
+    else:
+        config = AttentionConfig(num_head=heads)
+        msa = jnp.asarray(rng.normal(size=(5, length, channels)), jnp.float32)
+        msa_mask = np.broadcast_to(seq_mask, (5, length)).copy()
+        msa_mask[-1] = 0.0
+        args = (msa, jnp.asarray(msa_mask),
+                jnp.asarray(rng.normal(size=(length, length, 32)), jnp.float32))
+
+        def build(gc):
+            return lambda m, mm, p: MSARowAttentionWithPairBias(config, gc)(m, mm, p)
+    outs = {}
+    for impl in ("xla", "pallas"):
+        gc = GlobalConfig(attention=impl)
+        fn = hk.without_apply_rng(hk.transform(build(gc)))
+        params = fn.init(jax.random.PRNGKey(0), *args)
+        params = jax.tree_util.tree_map(
+            lambda x: x + 0.1 * jax.random.normal(jax.random.PRNGKey(1), x.shape, x.dtype),
+            params)
+        with jax.default_matmul_precision("highest"):
+            outs[impl] = np.asarray(fn.apply(params, *args))
+    assert calls, "the Pallas path was not taken"
+    np.testing.assert_allclose(outs["pallas"], outs["xla"], atol=1e-4, rtol=0)
