@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import zipfile
 from pathlib import Path
 
@@ -83,6 +84,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
                             "planned from the sequence length and the device's free memory)")
     run_parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
                             help="compute dtype of the Evoformer trunk (default float32)")
+    run_parser.add_argument("--attention", choices=("auto", "xla", "cudnn", "pallas"),
+                            default="auto",
+                            help="attention kernel of the bfloat16 trunk on a GPU: auto "
+                            "(cuDNN where it runs), cudnn, pallas (our kernel, faster per "
+                            "call; see benchmarks/README.md) or xla (plain)")
     run_parser.add_argument("--max-msa-clusters", type=int, default=None,
                             help="MSA cluster centres the model sees (default: the model's, "
                             "512; fewer save memory and time)")
@@ -193,7 +199,7 @@ def _limit_rows(features, data):
 
 def _memory_plan(args: argparse.Namespace, config, features, buckets: bool):
     """The memory plan of this run, logged; refuses a target that will not fit."""
-    from folding.model import memory_plan
+    from folding.model import host_spill, memory_plan
     from folding.model.runner import run_shape
 
     shape = run_shape(config, features, buckets)
@@ -203,15 +209,16 @@ def _memory_plan(args: argparse.Namespace, config, features, buckets: bool):
                                          shape.num_extra_msa, shape.num_templates,
                                          config.global_config.dtype)
     chunk_bytes = None if args.chunk_mb is None else args.chunk_mb << 20
+    if chunk_bytes is None and os.environ.get(host_spill.SPILL_ENV):
+        # Run again for memory: the smallest chunks, whatever the larger pool allows.
+        chunk_bytes = memory_plan.GPU_CHUNK_CHOICES[-1]
     plan = memory_plan.plan_memory(model_shape, memory_plan.device_memory(), chunk_bytes)
     log.info("%s", plan.describe())
     if not plan.fits and not args.no_memory_check and not args.no_spill:
-        from folding.model import host_spill
-
         decision = host_spill.decide(plan, memory_plan.host_memory()[1])
         if decision.spill:
-            log.warning("%s does not fit in GPU memory; running it again with CUDA unified "
-                        "memory, spilling to host RAM: %s", args.features, decision.reason)
+            log.warning("%s does not fit in GPU memory as JAX started; running it again with "
+                        "more memory: %s", args.features, decision.reason)
             host_spill.relaunch(decision)
         log.info("no spill to host memory: %s", decision.reason)
     if not args.no_memory_check:
@@ -259,7 +266,7 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--seed must be 0 or more, not {args.seed}")
     config = model_config(args.model_name)
     global_config = replace(config.global_config, eval_dropout=args.eval_dropout,
-                            dtype=args.dtype)
+                            dtype=args.dtype, attention=args.attention)
     tolerance = args.recycle_early_stop_tolerance
     config = replace(config, global_config=global_config, data=_data_config(config, args),
                      recycle_early_stop_tolerance=0.0 if tolerance is None else tolerance)
