@@ -69,7 +69,8 @@ PLAN = re.compile(r"memory plan: L=(\d+).*?estimated ([\d.]+) GiB.*?chunk budget
 
 
 def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Path,
-            timeout: float, dtype: str = "float32") -> dict:
+            timeout: float, dtype: str = "float32", plan: bool = False,
+            extra_env: dict[str, str] | None = None) -> dict:
     features = work / f"features_{length}.npz"
     start = time.perf_counter()
     write_features(features, length, depth)
@@ -77,11 +78,14 @@ def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Pat
     argv = [sys.executable, "-m", "folding", "model", "run", "--untrained-params",
             "--model-name", model, "--features", str(features), "--num-recycle", "0",
             "--output", str(work / f"result_{length}.npz"), "--dtype", dtype,
-            "--no-memory-check", "--compilation-cache", "none"]
+            "--compilation-cache", "none"]
+    if not plan:
+        argv.append("--no-memory-check")
     if chunk_mb:
         argv += ["--chunk-mb", str(chunk_mb)]
     env = {**os.environ, "XLA_PYTHON_CLIENT_PREALLOCATE": "false",
-           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+           "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
+           **(extra_env or {})}
     baseline = gpu_memory_used_mib()
     peak = [baseline]
     done = threading.Event()
@@ -101,10 +105,14 @@ def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Pat
             "out of memory" if "RESOURCE_EXHAUSTED" in result.stderr or "out of memory"
             in result.stderr.lower() else f"failed ({result.returncode})")
         tail = "" if result.returncode == 0 else result.stderr[-1500:]
+        spill = [line for line in result.stderr.splitlines()
+                 if "spill" in line.lower() or "memory plan" in line]
         plan = PLAN.search(result.stderr)
     except subprocess.TimeoutExpired as error:
         status, tail = "timeout", ""
         text = error.stderr.decode() if isinstance(error.stderr, bytes) else error.stderr or ""
+        spill = [line for line in text.splitlines()
+                 if "spill" in line.lower() or "memory plan" in line]
         plan = PLAN.search(text)
     seconds = time.perf_counter() - start
     done.set()
@@ -117,7 +125,8 @@ def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Pat
     return {"length": length, "depth": depth, "model": model, "chunk_mb": chunk_mb,
             "dtype": dtype, **planned,
             "peak_gib": round((peak[0] - baseline) / 1024, 2), "seconds": round(seconds, 1),
-            "features_seconds": round(prepare, 1), "status": status, "stderr_tail": tail}
+            "features_seconds": round(prepare, 1), "status": status, "stderr_tail": tail,
+            "plan_lines": [line[-400:] for line in spill], "extra_env": extra_env or {}}
 
 
 def main() -> int:
@@ -131,7 +140,14 @@ def main() -> int:
     parser.add_argument("--deadline", type=float, default=540,
                         help="stop starting new lengths after this many seconds")
     parser.add_argument("--out", type=Path, help="append one JSON line per length here")
+    parser.add_argument("--plan", action="store_true",
+                        help="let the run's memory plan decide (no --no-memory-check): a "
+                             "target that does not fit runs again with a larger pool or "
+                             "unified memory, as a user's run would")
+    parser.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                        help="extra environment of the run (e.g. TF_FORCE_UNIFIED_MEMORY=1)")
     args = parser.parse_args()
+    extra_env = dict(item.split("=", 1) for item in args.env)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         for length in (int(x) for x in args.lengths.split(",")):
@@ -140,7 +156,7 @@ def main() -> int:
                 print(f"L={length}: skipped (deadline)", flush=True)
                 continue
             row = measure(length, args.depth, args.model, args.chunk_mb, Path(folder), left,
-                          args.dtype)
+                          args.dtype, args.plan, extra_env)
             estimate = (f"plan: L={row['run_length']} estimate {row['estimate_gib']} GiB, "
                         f"chunk {row['planned_chunk_mb']} MiB, fits {row['plan_fits']}, "
                         f"longest {row['plan_longest']}" if "estimate_gib" in row
@@ -149,6 +165,8 @@ def main() -> int:
                   f"chunk_mb={row['chunk_mb']}: peak {row['peak_gib']:6.2f} GiB, "
                   f"{row['seconds']:6.1f} s (features {row['features_seconds']} s): "
                   f"{row['status']}; {estimate}", flush=True)
+            for line in row["plan_lines"]:
+                print("  " + line, flush=True)
             if row["stderr_tail"]:
                 print(row["stderr_tail"], flush=True)
             if args.out:

@@ -27,7 +27,9 @@ peak RSS on CPU):
 
 On request (``--variants``): ``ours_tf32`` (float32 at the "default" precision, as
 ``ref_fp32``), ``ours_bf16_xla`` and ``ref_bf16_xla`` (bfloat16 without cuDNN attention
-or colabfold-kernels; also run automatically when ``ours_bf16``/``ref_stock`` fail).
+or colabfold-kernels; also run automatically when ``ours_bf16``/``ref_stock`` fail),
+``ours_bf16_pallas`` and ``ours_bf16_cudnn`` (bfloat16 with our Pallas attention kernel
+or cuDNN's, whatever "auto" would choose).
 
 Our chunk budget is ``--chunk-mb`` (default on a GPU: 4096 MiB, on CPU GlobalConfig's).
 
@@ -69,8 +71,8 @@ VARIANTS = ("ours_bf16", "ref_stock", "ours_fp32", "ref_fp32")
 #: without colabfold-kernels.
 FALLBACKS = {"ours_bf16": "ours_bf16_xla", "ref_stock": "ref_bf16_xla"}
 #: On request only: ours in float32 at the "default" matmul precision (TF32 on an
-#: NVIDIA GPU, as the reference's float32 runs).
-EXTRA_VARIANTS = ("ours_tf32",)
+#: NVIDIA GPU, as the reference's float32 runs), ours in bfloat16 with a given kernel.
+EXTRA_VARIANTS = ("ours_tf32", "ours_bf16_pallas", "ours_bf16_cudnn")
 # Sizes of the small processed example that is tiled up (distinct from every fixed
 # feature dimension: 1, 2, 3, 4, 14, 22, 37, 49).
 _SMALL_L, _SMALL_CLUSTERS, _SMALL_EXTRA = 17, 13, 29
@@ -207,6 +209,16 @@ def _timed_runs(predict, deadline: float, warm: bool) -> dict:
     return result
 
 
+def _profile(predict, variant: str, args) -> None:
+    """One more (warm) call under JAX's profiler, its Perfetto trace in ``--profile``."""
+    if args.profile is None:
+        return
+    import jax
+
+    with jax.profiler.trace(str(args.profile / variant), create_perfetto_trace=True):
+        predict([])
+
+
 def _worker_ours(variant: str, features_path: Path, params_path: Path, args) -> dict:
     import dataclasses
 
@@ -223,7 +235,8 @@ def _worker_ours(variant: str, features_path: Path, params_path: Path, args) -> 
     global_config = GlobalConfig(
         dtype="float32" if variant in ("ours_fp32", "ours_tf32") else "bfloat16",
         matmul_precision="default" if variant == "ours_tf32" else "auto",
-        attention="xla" if variant == "ours_bf16_xla" else "auto")
+        attention={"ours_bf16_xla": "xla", "ours_bf16_pallas": "pallas",
+                   "ours_bf16_cudnn": "cudnn"}.get(variant, "auto"))
     if chunk_mb is not None:
         global_config = dataclasses.replace(global_config, chunk_bytes=int(chunk_mb * 2**20))
     config = dataclasses.replace(model_config(args.model, num_recycle=args.num_recycle),
@@ -240,6 +253,7 @@ def _worker_ours(variant: str, features_path: Path, params_path: Path, args) -> 
         jax.block_until_ready(outputs["p"].output.plddt)
 
     result = _timed_runs(predict, args.worker_deadline, not args.no_warm)
+    _profile(predict, variant, args)
     assert outputs["p"].num_recycles == args.num_recycle
     trimmed = features.trimmed() if global_config.trim_msa_padding else features
     emb = config.network.trunk.embeddings
@@ -299,6 +313,7 @@ def _worker_reference(variant: str, features_path: Path, params_path: Path, args
         jax.block_until_ready(outputs["p"])
 
     result = _timed_runs(predict, args.worker_deadline, not args.no_warm)
+    _profile(predict, variant, args)
     prediction, last = outputs["p"]
     assert last == args.num_recycle, last
     result["mean_plddt"] = float(np.mean(prediction["plddt"]))
@@ -386,7 +401,7 @@ def worker_main(args) -> None:
 # --- parent ---------------------------------------------------------------------------
 
 def _run_worker(variant: str, args, deadline: float, features: Path | None = None,
-                params: Path | None = None) -> dict:
+                params: Path | None = None, length: int | None = None) -> dict:
     remaining = deadline - time.time()
     if remaining < 20:
         return {"status": "skipped", "reason": "deadline"}
@@ -398,11 +413,21 @@ def _run_worker(variant: str, args, deadline: float, features: Path | None = Non
         command += ["--chunk-mb", str(args.chunk_mb)]
     if args.no_warm:
         command.append("--no-warm")
+    profile = None if args.profile is None else args.profile / f"L{length}"
+    if profile is not None:
+        command += ["--profile", str(profile)]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(ROOT)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
     env.pop("JAX_PLATFORMS", None) if args.platform is None else env.update(
         JAX_PLATFORMS=args.platform)
     env.setdefault("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.95")
+    if profile is not None and variant != "attention":
+        # The optimised HLO names each kernel's source ops (module scopes) for the trace.
+        dump = profile / variant / "hlo"
+        env["XLA_FLAGS"] = " ".join([env.get("XLA_FLAGS", ""), f"--xla_dump_to={dump}",
+                                     "--xla_dump_hlo_as_text",
+                                     # CUDA graphs would hide each kernel's HLO op.
+                                     "--xla_gpu_enable_command_buffer="]).strip()
     start = time.time()
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False, env=env,
@@ -446,6 +471,9 @@ def main() -> None:
     parser.add_argument("--no-warm", action="store_true",
                         help="skip the second call: warm time estimated from the first "
                              "call's later passes")
+    parser.add_argument("--profile", type=Path, default=None,
+                        help="folder for a profiler trace of one more warm call per variant "
+                             "and the optimised HLO (summarise: benchmarks/gpu_profile.py)")
     parser.add_argument("--platform", default=None, help="JAX_PLATFORMS for the workers")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--worker-deadline", type=float, default=float("inf"),
@@ -501,7 +529,8 @@ def main() -> None:
             queue = list(variants)
             while queue:
                 variant = queue.pop(0)
-                record = _run_worker(variant, args, deadline, paths[length], params_path)
+                record = _run_worker(variant, args, deadline, paths[length], params_path,
+                                     length)
                 warm = record.get("warm_s") or record.get("warm_est_s")
                 if warm:
                     record["tflops"] = flops / warm / 1e12
