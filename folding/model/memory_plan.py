@@ -7,8 +7,8 @@ device has free, and chooses the chunk budget of :mod:`folding.model.chunking`
 (:attr:`~folding.model.global_config.GlobalConfig.chunk_bytes`). When the estimate
 does not fit, :meth:`MemoryPlan.check` raises one clear error naming the longest
 sequence this device takes, instead of an out-of-memory crash after minutes of
-compilation. There is no host offload ("spill"): JAX's host-offload flags are not
-reliable enough to plan around, so a target that does not fit is refused.
+compilation. A target that does not fit is run again with more memory
+(:mod:`folding.model.host_spill`) or refused.
 
 **The estimate** (an estimate, not a bound). Measured on one H100 80 GB
 (``benchmarks/gpu_memory.py``, model_1_ptm, one pass, float32, 64 MiB chunks, full
@@ -21,11 +21,11 @@ representation and its updates (L x L x 128 values: per residue pair). Fitting t
 measurements, beside 0.4 GiB of parameters and three 64 MiB chunks, gives about 4.8 MiB
 per residue and 3.2 KiB per residue pair at the full MSA; the per-residue part is
 scaled with the MSA rows actually run, the chunk budget counts three times, and
-bfloat16 is taken as 0.55 x float32 for the parts that grow with L (a guess: most
-activations halve; layer norms, softmaxes and the recycled state stay float32; the one
-bfloat16 run measured, 4,096 residues on the H100, fitted as it predicts). Usable
-memory is 70% of what an accelerator reports free (fitted to the runs that fit and the
-one that did not, see USABLE_FRACTION), 90% on CPU:
+bfloat16 is taken as 0.48 x float32 for the parts that grow with L (most activations
+halve; layer norms, softmaxes and the recycled state stay float32; bounded by the one
+bfloat16 run measured, 4,096 residues on the H100). Usable memory is 60% of what an
+accelerator reports free (fitted to the runs that fit and the two that did not, see
+USABLE_FRACTION), 90% on CPU:
 on GPU ``bytes_limit - bytes_in_use`` of ``memory_stats()`` (JAX's pool, by
 default 75% of the card; ``XLA_PYTHON_CLIENT_MEM_FRACTION`` raises it), on CPU the
 host's available RAM.
@@ -54,16 +54,21 @@ MEASURED_MSA_ROWS, MEASURED_EXTRA_ROWS, MEASURED_CHUNK_BYTES = 512, 5120, 64 * M
 PARAMS_BYTES = 400 * MIB
 #: Channels of the cluster and extra MSA representations (Suppl. Table 1 / 1.7.2).
 MSA_CHANNELS, EXTRA_MSA_CHANNELS = 256, 64
-#: Share of the reported free memory the plan may use. Fitted to the H100 runs with
-#: JAX's default pool (59.7 GiB of 80): float32 L=2,560 (estimate 33 GiB) and bfloat16
-#: L=4,096 (40 GiB) ran; float32 L=3,072 (45 GiB) ran out of memory when one 32 GiB
-#: buffer could not be placed in the pool. So 70%, not the 90% the live figures alone
-#: would suggest: the allocator needs room for the largest single buffers.
-USABLE_FRACTION = 0.7
+#: Share of the reported free memory the plan may use: room for the allocator, which
+#: must place single large buffers (XLA's temporaries of one executable come as one
+#: allocation) in a pool it has already cut up. Fitted to the H100 runs: float32
+#: L=2,560 (estimate 33 GiB) ran in JAX's default pool (59.7 GiB of 80); float32
+#: L=3,072 (45 GiB) ran out of memory in the default pool and again, relaunched by the
+#: plan, in a 90% pool (71.3 GiB: one 32.25 GiB buffer could not be placed with 69 GiB
+#: in use). 70% let that relaunch happen; 60% does not.
+USABLE_FRACTION = 0.6
 #: Share of the host's available RAM the plan may use on CPU (no pool to fragment).
 HOST_USABLE_FRACTION = 0.9
-#: bfloat16 trunk: the parts that grow with L, relative to float32 (a guess).
-DTYPE_FACTOR = {"float32": 1.0, "bfloat16": 0.55, "float16": 0.55}
+#: bfloat16 trunk: the parts that grow with L, relative to float32. Bounded by the
+#: H100 run of L=4,096 in bfloat16, which fit JAX's default pool (at most 0.49 with
+#: the margin above); activations are half the size, float32 layer norms and
+#: softmaxes keep some parts at full size.
+DTYPE_FACTOR = {"float32": 1.0, "bfloat16": 0.48, "float16": 0.48}
 #: Chunk budgets the planner chooses between: on CPU 16 MiB was fastest (see
 #: GlobalConfig.chunk_bytes); on GPU larger chunks mean fewer sequential loop steps.
 CPU_CHUNK_BYTES = 16 * MIB
