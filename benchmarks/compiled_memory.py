@@ -1,0 +1,87 @@
+"""XLA's own memory figures for one model iteration, from compilation alone (no run).
+
+    python3 benchmarks/compiled_memory.py --lengths 256,512 [--dtype bfloat16]
+        [--chunk-mb 16] [--clusters 512] [--extra 5120] [--templates 4]
+
+Compiles one recycling iteration of model_1_ptm (abstract inputs: nothing is
+allocated) on the default backend and prints ``memory_analysis()`` of the executable:
+arguments, outputs, and the temporaries, which XLA places in one buffer (on a GPU the
+single allocation that must fit beside everything else). Comparing the temporaries of
+two versions of the model at the same shape shows what a change saves; on CPU the
+buffer assignment differs from a GPU's, so the figures there are a proxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra: int,
+                    templates: int) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    from folding.model.alphafold import forward
+    from folding.model.config import model_config
+    from folding.model.features import ModelInputs, RecycledState
+    from folding.model.global_config import GlobalConfig
+    from folding.model.params import nest, parameter_shapes
+
+    config = model_config("model_1_ptm")
+    global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20)
+    spec = jax.ShapeDtypeStruct
+    f32, i32 = jnp.float32, jnp.int32
+    n, e, t, length_ = clusters, extra, templates, length
+    inputs = ModelInputs(
+        aatype=spec((length_,), i32), residue_index=spec((length_,), i32),
+        seq_mask=spec((length_,), f32), target_feat=spec((length_, 22), f32),
+        msa_feat=spec((n, length_, 49), f32), msa_mask=spec((n, length_), f32),
+        extra_msa=spec((e, length_), i32), extra_has_deletion=spec((e, length_), f32),
+        extra_deletion_value=spec((e, length_), f32), extra_msa_mask=spec((e, length_), f32),
+        template_aatype=spec((t, length_), i32),
+        template_all_atom_positions=spec((t, length_, 37, 3), f32),
+        template_all_atom_masks=spec((t, length_, 37), f32), template_mask=spec((t,), f32),
+        template_pseudo_beta=spec((t, length_, 3), f32),
+        template_pseudo_beta_mask=spec((t, length_), f32))
+    embeddings = config.network.trunk.embeddings
+    zeros = RecycledState.zeros(length_, embeddings.msa_channel, embeddings.pair_channel)
+    prev = jax.tree_util.tree_map(lambda x: spec(x.shape, x.dtype), zeros)
+    params = nest({k: spec(v, f32) for k, v in parameter_shapes(config.network).items()})
+    start = time.perf_counter()
+    with jax.default_matmul_precision(global_config.resolved_matmul_precision):
+        compiled = jax.jit(forward(config.network, global_config).apply).lower(
+            params, None, inputs, prev).compile()
+    seconds = time.perf_counter() - start
+    stats = compiled.memory_analysis()
+    gib = 2.0 ** 30
+    return {"length": length, "dtype": dtype, "chunk_mb": chunk_mb, "clusters": clusters,
+            "extra": extra, "templates": templates, "backend": jax.default_backend(),
+            "compile_s": round(seconds, 1),
+            "argument_gib": round(stats.argument_size_in_bytes / gib, 3),
+            "output_gib": round(stats.output_size_in_bytes / gib, 3),
+            "temp_gib": round(stats.temp_size_in_bytes / gib, 3)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lengths", default="256")
+    parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16"))
+    parser.add_argument("--chunk-mb", type=int, default=16)
+    parser.add_argument("--clusters", type=int, default=512)
+    parser.add_argument("--extra", type=int, default=5120)
+    parser.add_argument("--templates", type=int, default=4)
+    args = parser.parse_args()
+    for length in (int(x) for x in args.lengths.split(",") if x):
+        print(json.dumps(compiled_memory(length, args.dtype, args.chunk_mb, args.clusters,
+                                         args.extra, args.templates)), flush=True)
+
+
+if __name__ == "__main__":
+    main()
