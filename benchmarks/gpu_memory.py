@@ -64,6 +64,8 @@ def gpu_memory_used_mib() -> int:
     return int(out.stdout.strip().splitlines()[0])
 
 
+COMPILED = re.compile(r"compiled: arguments ([\d.]+) GiB, outputs ([\d.]+) GiB, temporaries "
+                      r"([\d.]+) GiB")
 PLAN = re.compile(r"memory plan: L=(\d+).*?estimated ([\d.]+) GiB.*?chunk budget (\d+) MiB"
                   r"(?:; (fits|does NOT fit) \(longest that fits here: about (\d+))?")
 
@@ -105,6 +107,7 @@ def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Pat
             "out of memory" if "RESOURCE_EXHAUSTED" in result.stderr or "out of memory"
             in result.stderr.lower() else f"failed ({result.returncode})")
         tail = "" if result.returncode == 0 else result.stderr[-1500:]
+        text = result.stderr
         spill = [line for line in result.stderr.splitlines()
                  if "spill" in line.lower() or "memory plan" in line]
         plan = PLAN.search(result.stderr)
@@ -117,11 +120,16 @@ def measure(length: int, depth: int, model: str, chunk_mb: int | None, work: Pat
     seconds = time.perf_counter() - start
     done.set()
     poller.join()
+    compiled = COMPILED.search(text)
     planned = {} if plan is None else {
         "run_length": int(plan.group(1)), "estimate_gib": float(plan.group(2)),
         "planned_chunk_mb": int(plan.group(3)),
         "plan_fits": None if plan.group(4) is None else plan.group(4) == "fits",
         "plan_longest": None if plan.group(5) is None else int(plan.group(5))}
+    if compiled:
+        planned.update({"xla_argument_gib": float(compiled.group(1)),
+                        "xla_output_gib": float(compiled.group(2)),
+                        "xla_temp_gib": float(compiled.group(3))})
     return {"length": length, "depth": depth, "model": model, "chunk_mb": chunk_mb,
             "dtype": dtype, **planned,
             "peak_gib": round((peak[0] - baseline) / 1024, 2), "seconds": round(seconds, 1),

@@ -214,6 +214,15 @@ def _memory_plan(args: argparse.Namespace, config, features, buckets: bool):
         chunk_bytes = memory_plan.GPU_CHUNK_CHOICES[-1]
     plan = memory_plan.plan_memory(model_shape, memory_plan.device_memory(), chunk_bytes)
     log.info("%s", plan.describe())
+    _enforce_plan(args, plan)
+    return plan
+
+
+def _enforce_plan(args: argparse.Namespace, plan) -> None:
+    """Run a plan that does not fit again with more memory (host spill), else refuse it
+    with one error, unless ``--no-memory-check``."""
+    from folding.model import host_spill, memory_plan
+
     if not plan.fits and not args.no_memory_check and not args.no_spill:
         decision = host_spill.decide(plan, memory_plan.host_memory()[1])
         if decision.spill:
@@ -224,9 +233,8 @@ def _memory_plan(args: argparse.Namespace, config, features, buckets: bool):
     if not args.no_memory_check:
         plan.check(str(args.features))
     elif not plan.fits:
-        log.warning("running although the memory plan estimates it does not fit "
+        log.warning("running although the memory plan says it does not fit "
                     "(--no-memory-check)")
-    return plan
 
 
 def run(args: argparse.Namespace) -> int:
@@ -293,6 +301,11 @@ def run(args: argparse.Namespace) -> int:
 
     runner = ModelRunner(config, params, params_id, buckets=buckets)
     del params
+    if not args.no_memory_check:
+        # XLA's own figures, from the compilation the run then uses, before running.
+        plan = plan.with_compiled(runner.compiled_memory(features))
+        log.info("%s", plan.describe())
+        _enforce_plan(args, plan)
     prediction = runner.predict(features, seed=args.seed)
     arrays = prediction.to_arrays()
 

@@ -7,8 +7,10 @@ device has free, and chooses the chunk budget of :mod:`folding.model.chunking`
 (:attr:`~folding.model.global_config.GlobalConfig.chunk_bytes`). When the estimate
 does not fit, :meth:`MemoryPlan.check` raises one clear error naming the longest
 sequence this device takes, instead of an out-of-memory crash after minutes of
-compilation. A target that does not fit is run again with more memory
-(:mod:`folding.model.host_spill`) or refused.
+compilation. After compiling (before running) the plan is checked again with XLA's own
+memory analysis of the executable (:class:`CompiledMemory`, :meth:`MemoryPlan.with_compiled`).
+A target that does not fit is run again with more memory (:mod:`folding.model.host_spill`)
+or refused.
 
 **The estimate** (an estimate, not a bound). Measured on one H100 80 GB
 (``benchmarks/gpu_memory.py``, model_1_ptm, one pass, float32, 64 MiB chunks, full
@@ -173,6 +175,28 @@ def estimate_bytes(shape: ModelShape, chunk_bytes: int) -> int:
 
 
 @dataclass(frozen=True)
+class CompiledMemory:
+    """XLA's memory analysis of one compiled model iteration (``memory_analysis()``):
+    its arguments (parameters, features, recycled state), outputs and temporaries (one
+    buffer on a GPU, which must be placed whole)."""
+
+    argument_bytes: int
+    output_bytes: int
+    temp_bytes: int
+
+    @property
+    def needed_bytes(self) -> int:
+        """Arguments, temporaries and two sets of outputs (the pass before's recycled
+        state is alive while the next pass runs)."""
+        return self.argument_bytes + self.temp_bytes + 2 * self.output_bytes
+
+    def describe(self) -> str:
+        return (f"compiled: arguments {self.argument_bytes / GIB:.2f} GiB, outputs "
+                f"{self.output_bytes / GIB:.2f} GiB, temporaries {self.temp_bytes / GIB:.2f} "
+                f"GiB: needs {self.needed_bytes / GIB:.2f} GiB")
+
+
+@dataclass(frozen=True)
 class MemoryPlan:
     """The plan of one prediction: chunk budget, estimate, and whether it fits.
 
@@ -189,6 +213,14 @@ class MemoryPlan:
     usable_bytes: int
     fits: bool
     longest_fitting: int
+    compiled: CompiledMemory | None = None
+
+    def with_compiled(self, compiled: CompiledMemory) -> MemoryPlan:
+        """The plan with XLA's own figures in place of the estimate (after compiling,
+        before running): ``estimated_bytes`` becomes what the executable needs."""
+        needed = compiled.needed_bytes
+        fits = self.device.total_bytes == 0 or needed <= self.usable_bytes
+        return replace(self, estimated_bytes=needed, fits=fits, compiled=compiled)
 
     def describe(self) -> str:
         s = self.shape
@@ -197,8 +229,9 @@ class MemoryPlan:
                     f"extra rows, {s.num_templates} templates, {s.dtype}: estimated "
                     f"{self.estimated_bytes / GIB:.1f} GiB; {self.device.kind} memory "
                     f"unknown, not checked; chunk budget {self.chunk_bytes // MIB} MiB")
+        source = "estimated" if self.compiled is None else self.compiled.describe() + ";"
         return (f"memory plan: L={s.num_res}, {s.num_msa} MSA rows, {s.num_extra_msa} extra "
-                f"rows, {s.num_templates} templates, {s.dtype}: estimated "
+                f"rows, {s.num_templates} templates, {s.dtype}: {source} "
                 f"{self.estimated_bytes / GIB:.1f} GiB of {self.usable_bytes / GIB:.1f} GiB "
                 f"usable on {self.device.describe()}; chunk budget "
                 f"{self.chunk_bytes // MIB} MiB; "
@@ -223,8 +256,10 @@ class MemoryPlan:
         raise InputError(
             f"{target}: {s.num_res} residues need about {self.estimated_bytes / GIB:.1f} GiB "
             f"({s.dtype}, {s.num_msa} MSA rows, {s.num_extra_msa} extra rows) but "
-            f"{self.device.kind} has {self.usable_bytes / GIB:.1f} GiB usable; the longest "
-            f"sequence that fits here is about {self.longest_fitting} residues (estimate); "
+            f"{self.device.kind} has {self.usable_bytes / GIB:.1f} GiB usable"
+            f"{'' if self.compiled is None else ' (XLA: ' + self.compiled.describe() + ')'}; "
+            f"the longest sequence that fits here is about {self.longest_fitting} residues "
+            f"(estimate); "
             f"try {', '.join(hints)}, or --no-memory-check to run anyway")
 
 

@@ -37,6 +37,7 @@ from folding.model.buckets import (
 from folding.model.config import ModelConfig
 from folding.model.features import ProcessedFeatures, RecycledState
 from folding.model.global_config import GlobalConfig
+from folding.model.memory_plan import CompiledMemory
 from folding.model.params import Params
 
 log = logging.getLogger(__name__)
@@ -165,6 +166,20 @@ class ModelRunner:
         with jax.default_matmul_precision(
                 self.config.global_config.resolved_matmul_precision):
             return self._apply(self.params, key, features.inputs(r), prev)
+
+    def compiled_memory(self, features: ProcessedFeatures) -> CompiledMemory:
+        """XLA's memory analysis of the iteration at these features' shape, compiling it
+        (the compiled executable is the one :meth:`predict` then runs)."""
+        features, _ = self._prepare(features)
+        emb = self.config.network.trunk.embeddings
+        prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel)
+        key = jax.random.PRNGKey(0) if self.config.global_config.eval_dropout else None
+        with jax.default_matmul_precision(
+                self.config.global_config.resolved_matmul_precision):
+            compiled = self._apply.lower(self.params, key, features.inputs(0), prev).compile()
+        stats = compiled.memory_analysis()
+        return CompiledMemory(int(stats.argument_size_in_bytes),
+                              int(stats.output_size_in_bytes), int(stats.temp_size_in_bytes))
 
     def predict(self, features: ProcessedFeatures, seed: int = 0,
                 callback: Callable[[int, IterationOutput, float], None] | None = None

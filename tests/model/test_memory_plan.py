@@ -93,3 +93,22 @@ def test_unknown_device_memory_is_not_checked():
     assert plan.fits and plan.chunk_bytes == 64 * MIB
     plan.check()
     assert "unknown, not checked" in plan.describe()
+
+
+def test_compiled_figures_replace_the_estimate():
+    """After compiling, XLA's memory analysis decides: a plan whose estimate fits but
+    whose executable needs more than the usable memory does not fit, and says why."""
+    from folding.errors import InputError
+    from folding.model.memory_plan import CompiledMemory
+
+    plan = plan_memory(ModelShape(300), _gpu(8))
+    assert plan.fits and plan.compiled is None
+    small = CompiledMemory(argument_bytes=GIB // 2, output_bytes=GIB // 8, temp_bytes=GIB)
+    assert small.needed_bytes == GIB // 2 + GIB + GIB // 4
+    assert plan.with_compiled(small).fits
+    large = CompiledMemory(argument_bytes=GIB, output_bytes=GIB, temp_bytes=5 * GIB)
+    refused = plan.with_compiled(large)
+    assert not refused.fits and refused.estimated_bytes == 8 * GIB
+    assert "compiled: arguments 1.00 GiB" in refused.describe()
+    with pytest.raises(InputError, match="XLA: compiled"):
+        refused.check("target.npz")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 import subprocess
 
 import numpy as np
@@ -58,9 +59,15 @@ def test_cli_untrained_run_raw_features_and_pdb(tmp_path, small_target, venv_bin
     done = subprocess.run(
         [str(venv_bin / "folding"), "model", "run", "--untrained-params", "--seed", "3",
          "--model-name", "model_3_ptm", "--features", str(raw_path), "--num-recycle", "1",
-         "--output", str(out), "--pdb", str(pdb)], capture_output=True, text=True, timeout=900)
+         "--output", str(out), "--pdb", str(pdb), "--compilation-cache", "none"],
+        capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stderr
     assert "UNTRAINED PARAMETERS" in done.stderr
+    # XLA's own memory figures are checked before running, from the compilation the run
+    # then uses (no second compilation of the iteration).
+    assert "memory plan: L=" in done.stderr and "compiled: arguments" in done.stderr
+    compilations = re.search(r"(\d+) XLA compilations", done.stderr)
+    assert compilations and int(compilations.group(1)) <= 3, done.stderr[-2000:]
     result = np.load(out)
     length = 24
     shapes = {"final_atom_positions": (length, 37, 3), "final_atom_mask": (length, 37),
