@@ -211,43 +211,24 @@ def test_pallas_kernel_interpreted_several_key_blocks():
 # --- cuDNN and Pallas on a GPU ---------------------------------------------------------
 
 @needs_cuda
+@pytest.mark.parametrize("fused", ["cudnn", "pallas"])
 @pytest.mark.parametrize("prefix", [False, True], ids=["scattered_mask", "prefix_mask"])
 @pytest.mark.parametrize("shape", [s for s in SHAPES if s[2] > 1], ids=lambda s: s[0])
-def test_pallas_matches_plain_path(shape, prefix):
+def test_fused_matches_plain_path(shape, prefix, fused):
     _, batch, num_q, num_k, heads, head_dim, pair_bias = shape
     args = _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, jnp.bfloat16, seed=2,
                    prefix=prefix)
     exact = _plain_f32(*args)
-    fused = np.asarray(jax.jit(lambda *a: attend(*a, implementation="pallas"))(*args),
-                       np.float32)
-    err = float(np.max(np.abs(fused - exact)))
-    print(f"head {head_dim}: pallas {err:.2e}")
-    assert np.all(np.isfinite(fused))
-    assert err < 3e-2
-    v = np.asarray(args[2], np.float32)
-    np.testing.assert_allclose(fused[0], np.broadcast_to(v[0].mean(0), fused[0].shape),
-                               atol=2e-2)
-
-
-@needs_cuda
-@pytest.mark.parametrize("prefix", [False, True], ids=["scattered_mask", "prefix_mask"])
-@pytest.mark.parametrize("shape", [s for s in SHAPES if s[2] > 1], ids=lambda s: s[0])
-def test_cudnn_matches_plain_path(shape, prefix):
-    _, batch, num_q, num_k, heads, head_dim, pair_bias = shape
-    args = _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, jnp.bfloat16, seed=2,
-                   prefix=prefix)
-    exact = _plain_f32(*args)
-    fused = np.asarray(jax.jit(lambda *a: attend(*a, implementation="cudnn"))(*args),
-                       np.float32)
+    out = np.asarray(jax.jit(lambda *a: attend(*a, implementation=fused))(*args), np.float32)
     plain = np.asarray(attend(*args, implementation="xla"), np.float32)
-    err_fused = float(np.max(np.abs(fused - exact)))
+    err_fused = float(np.max(np.abs(out - exact)))
     err_plain = float(np.max(np.abs(plain - exact)))
-    print(f"head {head_dim}: cudnn {err_fused:.2e}, plain bf16 {err_plain:.2e}")
-    assert np.all(np.isfinite(fused))
+    print(f"head {head_dim}: {fused} {err_fused:.2e}, plain bf16 {err_plain:.2e}")
+    assert np.all(np.isfinite(out))
     assert err_fused < 3e-2
     # The fully masked item: uniform weights over its keys.
     v = np.asarray(args[2], np.float32)
-    np.testing.assert_allclose(fused[0], np.broadcast_to(v[0].mean(0), fused[0].shape),
+    np.testing.assert_allclose(out[0], np.broadcast_to(v[0].mean(0), out[0].shape),
                                atol=2e-2)
 
 
