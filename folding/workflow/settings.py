@@ -87,6 +87,8 @@ class WorkflowSettings:
     multimer_models: tuple[str, ...] = PRESET_MULTIMER_MODELS["full_dbs"]
     num_predictions_per_model: int = 5
     multimer_num_recycle: int | None = None
+    model_dtype: str = "float32"
+    attention: str = "auto"
 
     @property
     def untrained_allowed(self) -> bool:
@@ -208,4 +210,6 @@ def resolve(config: Mapping[str, Any]) -> WorkflowSettings:
         multimer_models=tuple(config.get("multimer_models") or PRESET_MULTIMER_MODELS[preset]),
         num_predictions_per_model=predictions,
         multimer_num_recycle=multimer_num_recycle,
+        model_dtype=str(config.get("model_dtype", "float32")),
+        attention=str(config.get("attention", "auto")),
     )

@@ -27,6 +27,8 @@ rule predict:
         weights=weights_args,
         num_recycle=recycle_setting,
         recycles=recycle_args,
+        dtype=model_dtype,
+        attention=SETTINGS.attention,
         sequence_hash=lambda wc: PLAN.target(wc.target).sequence_hash,
         identity=lambda wc, input: database_args(input.params),
         features=lambda wc: f"{OUT}/{wc.target}/features.npz",
@@ -36,7 +38,9 @@ rule predict:
         "folding workflow stage --stage predict_{wildcards.model} --log {log} "
         "--record {output} --sequence-hash {params.sequence_hash} "
         "{params.identity} --tool jax --tool haiku "
-        "--setting num_recycle={params.num_recycle} --setting params={params.weights:q} -- "
+        "--setting num_recycle={params.num_recycle} --setting params={params.weights:q} "
+        "--setting dtype={params.dtype} --setting attention={params.attention} -- "
         "folding model run {params.weights} --model-name {wildcards.model} "
         "--features {params.features} --output {params.result} "
-        "{params.recycles} --pdb {params.pdb}"
+        "{params.recycles} --dtype {params.dtype} --attention {params.attention} "
+        "--pdb {params.pdb}"
