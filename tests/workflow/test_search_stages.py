@@ -65,13 +65,16 @@ def test_shared_sequences_search_once_and_a_kill_mid_msa_resumes(
     assert 2 <= len(finished) < 9
     assert not (out / "lyso40" / "provenance" / "features.json").exists()
 
-    # A crash leaves Snakemake's lock behind: unlock, then the same command resumes.
+    # A crash leaves Snakemake's lock behind: unlock, then the same command resumes
+    # (with --rerun-incomplete, as both profiles and `folding demo` run: a job killed
+    # after it wrote its output but before Snakemake recorded that is flagged incomplete
+    # and runs once more; every other finished search is kept).
     assert run_workflow("--unlock", *targets, config=config).returncode == 0
-    again = run_workflow(*targets, config=config)
+    again = run_workflow("--rerun-incomplete", *targets, config=config)
     assert again.returncode == 0, again.output
-    assert again.jobs["msa_jackhmmer"] == 9 - len(finished)  # finished searches not redone
-    for path, mtime in finished.items():
-        assert path.stat().st_mtime_ns == mtime
+    redone = [path for path, mtime in finished.items() if path.stat().st_mtime_ns != mtime]
+    assert len(redone) <= 1, redone
+    assert again.jobs["msa_jackhmmer"] == 9 - len(finished) + len(redone)
     for name in records:
         assert (out / name / "features.npz").is_file()
         provenance = out / name / "provenance"
