@@ -186,7 +186,9 @@ def attend(q: jax.Array, k: jax.Array, v: jax.Array, bias: jax.Array,
         bias: additive logits bias broadcastable to [..., H, Q, K] (the key mask).
         shared_bias: optional [H, Q, K] bias shared by the batch (the pair bias).
         implementation: "xla" (the plain path), "cudnn" (fused flash attention; see
-            :func:`attention_implementation`) or "auto".
+            :func:`attention_implementation`), "pallas" (our kernel, for a key-mask
+            ``bias`` of shape [..., 1, 1, K]; any other bias takes the plain path) or
+            "auto".
 
     Returns:
         [..., Q, H, V] attention-weighted values.

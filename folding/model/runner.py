@@ -144,6 +144,10 @@ def run_shape(config: ModelConfig, features: ProcessedFeatures, buckets: bool) -
     return feature_shape(features)
 
 
+#: Features as the model runs them, and the real sizes to crop the outputs back to.
+_Prepared = tuple[ProcessedFeatures, BucketShape]
+
+
 class ModelRunner:
     """One model with its parameters, compiled once per input shape.
 
@@ -159,6 +163,9 @@ class ModelRunner:
         self.buckets = buckets
         self.params = jax.device_put(params)
         self._apply = compiled_iteration(config.network, config.global_config)
+        # The features :meth:`compiled_memory` prepared, kept for the :meth:`predict`
+        # that follows on the same features (padding a deep MSA is not free).
+        self._prepared: tuple[ProcessedFeatures, _Prepared] | None = None
 
     def iteration(self, features: ProcessedFeatures, r: int, prev: RecycledState,
                   key: jax.Array | None) -> IterationOutput:
@@ -170,7 +177,9 @@ class ModelRunner:
     def compiled_memory(self, features: ProcessedFeatures) -> CompiledMemory:
         """XLA's memory analysis of the iteration at these features' shape, compiling it
         (the compiled executable is the one :meth:`predict` then runs)."""
-        features, _ = self._prepare(features)
+        prepared = self._prepare(features)
+        self._prepared = (features, prepared)
+        features = prepared[0]
         emb = self.config.network.trunk.embeddings
         prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel)
         key = jax.random.PRNGKey(0) if self.config.global_config.eval_dropout else None
@@ -195,7 +204,11 @@ class ModelRunner:
             raise InputError(f"{c.num_recycle} recycles need {num_passes} feature slices, the "
                              f"features hold {features.num_slices}; process the features "
                              f"with num_recycle >= {c.num_recycle} or ask for fewer recycles")
-        features, real = self._prepare(features)
+        if self._prepared is not None and self._prepared[0] is features:
+            features, real = self._prepared[1]
+        else:
+            features, real = self._prepare(features)
+        self._prepared = None
         emb = c.network.trunk.embeddings
         prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel)
         base_key = jax.random.PRNGKey(seed)
