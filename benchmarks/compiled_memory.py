@@ -1,21 +1,27 @@
 """XLA's own memory figures for one model iteration, from compilation alone (no run).
 
     python3 benchmarks/compiled_memory.py --lengths 256,512 [--dtype bfloat16]
-        [--chunk-mb 16] [--clusters 512] [--extra 5120] [--templates 4]
+        [--chunk-mb 16] [--clusters 512] [--extra 5120] [--templates 4] [--peak 12]
 
 Compiles one recycling iteration of model_1_ptm (abstract inputs: nothing is
 allocated) on the default backend and prints ``memory_analysis()`` of the executable:
 arguments, outputs, and the temporaries, which XLA places in one buffer (on a GPU the
 single allocation that must fit beside everything else). Comparing the temporaries of
 two versions of the model at the same shape shows what a change saves; on CPU the
-buffer assignment differs from a GPU's, so the figures there are a proxy.
+buffer assignment differs from a GPU's, so the figures there are a proxy. ``--peak N``
+also lists the N largest buffers alive at the peak of the schedule, with the model
+operation that made each (from XLA's buffer live-range dump).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -69,6 +75,26 @@ def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra
             "temp_gib": round(stats.temp_size_in_bytes / gib, 3)}
 
 
+def peak_buffers(dump_dir: Path, count: int) -> list[str]:
+    """The ``count`` largest buffers alive at the schedule's peak, from XLA's dump."""
+    ranges = sorted(dump_dir.glob("*jit_apply_fn*after_optimizations-live-range.txt"))
+    hlo = sorted(dump_dir.glob("*jit_apply_fn*after_optimizations.txt"))
+    if not ranges or not hlo:
+        return ["(no live-range dump found)"]
+    text = ranges[-1].read_text()
+    section = text.split("(peak):", 1)[1].split("Stack trace", 1)[0]
+    live = re.findall(r"^\s+(\S+)\{\S*\}: (\d+) bytes", section, re.M)
+    module = hlo[-1].read_text()
+    rows = []
+    for name, size in sorted(live, key=lambda x: -int(x[1]))[:count]:
+        line = re.search(rf"%{re.escape(name)} = (\S+) .*", module)
+        shape = line.group(1) if line else "?"
+        op = re.search(r'op_name="([^"]*)"', line.group(0)) if line else None
+        where = op.group(1).split("/while/body/closed_call/")[-1] if op else "(argument)"
+        rows.append(f"{int(size) / 2**20:9.1f} MiB  {shape:28s} {name:28s} {where}")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", default="256")
@@ -77,10 +103,22 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=512)
     parser.add_argument("--extra", type=int, default=5120)
     parser.add_argument("--templates", type=int, default=4)
+    parser.add_argument("--peak", type=int, default=0,
+                        help="list this many of the largest buffers alive at the peak")
     args = parser.parse_args()
+    dump_dir = None
+    if args.peak:
+        # Read by XLA when JAX initialises its backend (below, inside compiled_memory).
+        dump_dir = Path(tempfile.mkdtemp(prefix="compiled_memory_"))
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                                   + f" --xla_dump_to={dump_dir} --xla_dump_hlo_as_text")
     for length in (int(x) for x in args.lengths.split(",") if x):
         print(json.dumps(compiled_memory(length, args.dtype, args.chunk_mb, args.clusters,
                                          args.extra, args.templates)), flush=True)
+        if dump_dir is not None:
+            print("\n".join(peak_buffers(dump_dir, args.peak)), flush=True)
+            shutil.rmtree(dump_dir)
+            dump_dir.mkdir()
 
 
 if __name__ == "__main__":

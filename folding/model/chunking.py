@@ -65,11 +65,20 @@ def map_chunks(fn: Callable[..., Any], args: Sequence[jax.Array],
         return fn(*[_slice(a, ax, start, length) for a, ax in zip(args, in_axes, strict=True)])
 
     shapes = jax.eval_shape(lambda: chunk(0, size))
+    # Every element of the output is overwritten, so its initial value is irrelevant.
+    # It is derived from the largest input (0 * its first value, NaN if that is not
+    # finite) rather than a constant: XLA would otherwise merge the constant buffers
+    # of all chunked operations, create them at the start of the block and copy them
+    # for each loop, keeping several pair-sized buffers alive for nothing. Depending
+    # on the activation (not on a weight) also keeps the buffer from being created
+    # before that activation exists.
+    largest = max(args, key=lambda a: a.size)
+    seed = jax.lax.stop_gradient(jnp.ravel(largest)[0]) * 0
 
     def allocate(s: jax.ShapeDtypeStruct) -> jax.Array:
         shape = list(s.shape)
         shape[out_axis] = n
-        return jnp.zeros(shape, s.dtype)
+        return jnp.broadcast_to(seed.astype(s.dtype), shape)
 
     out = jax.tree_util.tree_map(allocate, shapes)
 

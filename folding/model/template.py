@@ -22,14 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from folding.common import atoms
-from folding.model import chunking
-from folding.model.attention import (
-    AttentionConfig,
-    GatedAttention,
-    attention_item_bytes,
-    gated_attention,
-    mask_bias,
-)
+from folding.model.attention import AttentionConfig, GatedAttention, mask_bias
 from folding.model.embeddings import distogram_one_hot
 from folding.model.global_config import GlobalConfig
 from folding.model.layer_stack import LayerStack
@@ -163,38 +156,53 @@ class TemplateEmbedding(hk.Module):
 
     def __call__(self, pair: jax.Array, templates: dict[str, jax.Array], pair_mask: jax.Array,
                  key: jax.Array | None = None) -> jax.Array:
-        """pair [L, L, c_z]; templates: the ``template_*`` features with a leading [T]."""
-        num_res, channels = pair.shape[0], pair.shape[-1]
-        template_mask = templates["template_mask"].astype(pair.dtype)
+        """pair [L, L, c_z]; templates: the ``template_*`` features with a leading [T].
+
+        The point-wise attention (Alg. 17) is a softmax over the templates at each
+        residue pair. It is accumulated one template at a time (a running maximum,
+        sum and weighted sum, in float32, as in FlashAttention), so only one embedded
+        template [L, L, c_t] exists at a time rather than all T of them.
+        """
+        c = self.config
+        channels = pair.shape[-1]
+        template_mask = templates["template_mask"].astype(jnp.float32)
         num_templates = template_mask.shape[0]
         embedder = SingleTemplateEmbedding(self.config, self.global_config)
-        keys = (jax.random.split(key, num_templates) if key is not None
-                else jnp.zeros((num_templates,), jnp.int32))
-        per_template = {k: v for k, v in templates.items() if k != "template_mask"}
-
-        def embed_one(args):
-            template, template_key = args
-            return embedder(template, pair_mask, template_key if key is not None else None)
-
-        embedded = hk.map(embed_one, (per_template, keys))  # [T, L, L, c_t]
-
-        c = self.config
         weights = GatedAttention(c.attention.num_head, channels, c.attention.gating,
                                  c.attention.key_dim, c.attention.value_dim).weights(
             channels, c.num_channels, pair.dtype)
-        bias = mask_bias(template_mask, pair.dtype)[None, None, None, :]
-        flat_query = pair.reshape(num_res * num_res, 1, channels)
-        flat_templates = jnp.transpose(embedded, (1, 2, 0, 3)).reshape(
-            num_res * num_res, num_templates, c.num_channels)
+        key_dim = weights.query_w.shape[-1]
+        query = jnp.einsum("ija,ahc->ijhc", pair, weights.query_w) * key_dim ** (-0.5)
+        keys = (jax.random.split(key, num_templates) if key is not None
+                else jnp.zeros((num_templates,), jnp.int32))
+        per_template = {k: v for k, v in templates.items() if k != "template_mask"}
+        biases = mask_bias(template_mask, jnp.float32)
 
-        def attend(query, memory):
-            return gated_attention(weights, query, memory, bias)
+        def accumulate(state, args):
+            running_max, total, weighted = state
+            template, template_key, bias = args
+            embedded = embedder(template, pair_mask,
+                                template_key if key is not None else None)  # [L, L, c_t]
+            k = jnp.einsum("ija,ahc->ijhc", embedded, weights.key_w)
+            v = jnp.einsum("ija,ahc->ijhc", embedded, weights.value_w)
+            logits = jnp.einsum("ijhc,ijhc->ijh", query, k,
+                                preferred_element_type=jnp.float32) + bias
+            new_max = jnp.maximum(running_max, logits)
+            rescale = jnp.exp(running_max - new_max)
+            p = jnp.exp(logits - new_max)
+            total = total * rescale + p
+            weighted = weighted * rescale[..., None] + p[..., None] * v.astype(jnp.float32)
+            return (new_max, total, weighted), None
 
-        item = attention_item_bytes(c.attention.num_head, 1, num_templates, c.num_channels,
-                                    jnp.dtype(pair.dtype).itemsize)
-        size = chunking.chunk_size(num_res * num_res, item, self.global_config.chunk_bytes)
-        out = chunking.map_chunks(attend, [flat_query, flat_templates], [0, 0], 0, size)
-        out = out.reshape(num_res, num_res, channels)
+        heads = query.shape[:3]
+        state = (jnp.full(heads, -jnp.inf, jnp.float32), jnp.zeros(heads, jnp.float32),
+                 jnp.zeros((*heads, weights.value_w.shape[-1]), jnp.float32))
+        (_, total, weighted), _ = hk.scan(accumulate, state, (per_template, keys, biases))
+        attended = (weighted / total[..., None]).astype(pair.dtype)
+        if weights.gating_w is not None:
+            gate = jnp.einsum("ija,ahc->ijhc", pair, weights.gating_w) + weights.gating_b
+            attended = attended * jax.nn.sigmoid(gate)
+        out = jnp.einsum("ijhc,hco->ijo", attended, weights.output_w) + weights.output_b
         return out * (jnp.sum(template_mask) > 0).astype(out.dtype)
 
 

@@ -25,7 +25,7 @@ from folding.model.attention import (
     mask_bias,
 )
 from folding.model.global_config import GlobalConfig
-from folding.model.primitives import LayerNorm, Linear
+from folding.model.primitives import LayerNorm, dense, layer_norm, linear_params
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,29 @@ class TriangleMultiplicationConfig:
     dropout_rate: float = 0.25
 
 
+#: The triangle multiplication runs in one piece while its transient (about seven
+#: pair-sized arrays) fits this many chunk budgets (8 GiB at a GPU's largest budget of
+#: 256 MiB, 512 MiB at the CPU's 16 MiB); beyond, its channels are cut into blocks.
+TRIANGLE_BUDGET_FACTOR = 32
+#: Each channel block re-reads the normalised pair representation once, so the
+#: channels are never cut into more blocks than this (16 of 128 channels per block:
+#: a transient of 7/8 of one pair-sized array).
+MAX_CHANNEL_BLOCKS = 8
+#: Pair-sized arrays alive per intermediate channel while a block of edges is made:
+#: the two projections, their two gates and the block of the triangle product.
+_EDGE_ARRAYS_PER_CHANNEL = 7
+
+
 class TriangleMultiplication(hk.Module):
-    """Suppl. Alg. 11 (outgoing) and 12 (incoming) triangle multiplicative update."""
+    """Suppl. Alg. 11 (outgoing) and 12 (incoming) triangle multiplicative update.
+
+    Computed in two phases so that long sequences fit: the edges and their product
+    (lines 2-4) a block of intermediate channels at a time, giving the product
+    channel-first ([c, i, j]); then the output layer norm, projection and gate (lines
+    5-6) a block of rows at a time. Both phases run whole when their transient fits
+    :data:`TRIANGLE_BUDGET_FACTOR` chunk budgets, the usual case below about 2,000
+    residues on a GPU.
+    """
 
     def __init__(self, config: TriangleMultiplicationConfig, global_config: GlobalConfig,
                  name: str = "triangle_multiplication") -> None:
@@ -49,24 +70,45 @@ class TriangleMultiplication(hk.Module):
     def __call__(self, pair: jax.Array, pair_mask: jax.Array) -> jax.Array:
         """pair [L, L, c_z], pair_mask [L, L] -> update [L, L, c_z]."""
         c = self.config
-        channels = pair.shape[-1]
-        mask = pair_mask[..., None].astype(pair.dtype)
-        act = LayerNorm(name="layer_norm_input")(pair)
+        num_res, _, channels = pair.shape
         ci = c.num_intermediate_channel
-        left = mask * Linear(ci, name="left_projection")(act)
-        right = mask * Linear(ci, name="right_projection")(act)
-        left = left * jax.nn.sigmoid(Linear(ci, bias_init=1.0, name="left_gate")(act))
-        right = right * jax.nn.sigmoid(Linear(ci, bias_init=1.0, name="right_gate")(act))
-        if c.outgoing:
-            # a_ik * b_jk summed over k
-            tri = jnp.einsum("ikc,jkc->ijc", left, right)
-        else:
-            # a_ki * b_kj summed over k (the right projection plays a)
-            tri = jnp.einsum("kjc,kic->ijc", left, right)
-        tri = LayerNorm(name="center_layer_norm")(tri)
-        out = Linear(channels, name="output_projection")(tri)
-        gate = jax.nn.sigmoid(Linear(channels, bias_init=1.0, name="gating_linear")(act))
-        return out * gate
+        dtype = pair.dtype
+        ln_input = LayerNorm(name="layer_norm_input").params(channels)
+        edge_params = [
+            linear_params(name, (channels,), (ci,), dtype, bias_init=init)
+            for name, init in (("left_projection", 0.0), ("left_gate", 1.0),
+                               ("right_projection", 0.0), ("right_gate", 1.0))]
+        ln_center = LayerNorm(name="center_layer_norm").params(ci)
+        w_out, b_out = linear_params("output_projection", (ci,), (channels,), dtype)
+        w_gate, b_gate = linear_params("gating_linear", (channels,), (channels,), dtype,
+                                       bias_init=1.0)
+        mask = pair_mask[..., None].astype(dtype)
+        act = layer_norm(pair, *ln_input)
+        equation = "ikc,jkc->cij" if c.outgoing else "kjc,kic->cij"
+
+        def edges(act, wl, bl, wlg, blg, wr, br, wrg, brg):
+            # outgoing: a_ik * b_jk summed over k; incoming: a_ki * b_kj (right plays a)
+            left = mask * dense(act, wl, bl) * jax.nn.sigmoid(dense(act, wlg, blg))
+            right = mask * dense(act, wr, br) * jax.nn.sigmoid(dense(act, wrg, brg))
+            return jnp.einsum(equation, left, right)
+
+        itemsize = jnp.dtype(dtype).itemsize
+        budget = TRIANGLE_BUDGET_FACTOR * self.global_config.chunk_bytes
+        block = chunking.chunk_size(ci, _EDGE_ARRAYS_PER_CHANNEL * num_res * num_res * itemsize,
+                                    budget)
+        block = max(block, -(-ci // MAX_CHANNEL_BLOCKS))
+        flat = [a for w, b in edge_params for a in (w, b)]
+        product = chunking.map_chunks(edges, [act, *flat], [None] + [1, 0] * 4, 0,
+                                      block)  # [ci, L, L]
+
+        def finish(product_rows, act_rows):
+            tri = layer_norm(jnp.moveaxis(product_rows, 0, -1), *ln_center)
+            gate = jax.nn.sigmoid(dense(act_rows, w_gate, b_gate))
+            return dense(tri, w_out, b_out) * gate
+
+        row_bytes = num_res * ((2 * ci + 2 * channels) * itemsize + 4 * ci)
+        rows = chunking.chunk_size(num_res, row_bytes, budget)
+        return chunking.map_chunks(finish, [product, act], [1, 0], 0, rows)
 
 
 class TriangleAttention(hk.Module):

@@ -161,6 +161,20 @@ def test_chunked_equals_unchunked():
         assert max_diff(a, b) <= 1e-5 * float(np.abs(np.asarray(a)).max()), name
 
 
+@pytest.mark.parametrize("direction", ["outgoing", "incoming"])
+def test_triangle_multiplication_in_blocks(direction):
+    """A budget that cuts the channels into the most blocks allowed and the rows one
+    at a time still matches the reference."""
+    tiny = GlobalConfig(chunk_bytes=100)
+    name = f"triangle_multiplication_{direction}"
+    assert triangle.TRIANGLE_BUDGET_FACTOR * tiny.chunk_bytes < 7 * 14 * 14 * 4
+    _compare(lambda m, p: af.TriangleMultiplication(getattr(EVO, name), GC, name="x")(
+                 p, PAIR_MASK, False),
+             lambda m, p: triangle.TriangleMultiplication(getattr(OURS, name), tiny,
+                                                          name="x")(p, PAIR_MASK),
+             MSA, PAIR)
+
+
 def test_extra_msa_stack():
     """Three extra-MSA blocks with stacked parameters (the official ``layer_stack``
     layout; the 48 Evoformer blocks are checked in the whole-model parity)."""
