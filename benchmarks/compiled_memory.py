@@ -5,9 +5,12 @@
 
 Compiles one recycling iteration of model_1_ptm (abstract inputs: nothing is
 allocated) on the default backend and prints ``memory_analysis()`` of the executable:
-arguments, outputs, and the temporaries, which XLA places in one buffer (on a GPU the
-single allocation that must fit beside everything else). Comparing the temporaries of
-two versions of the model at the same shape shows what a change saves; on CPU the
+arguments, outputs, the temporaries, which XLA places in one buffer (on a GPU the
+single allocation that must fit beside everything else), the outputs held in the
+donated recycled state's buffers, and what a pass needs (arguments + temporaries +
+outputs - those), the figure ``folding model run`` checks before running. Comparing
+the temporaries of two versions of the model at the same shape shows what a change
+saves; on CPU the
 buffer assignment differs from a GPU's, so the figures there are a proxy. ``--peak N``
 also lists the N largest buffers alive at the peak of the schedule, with the model
 operation that made each (from XLA's buffer live-range dump).
@@ -62,8 +65,9 @@ def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra
     params = nest({k: spec(v, f32) for k, v in parameter_shapes(config.network).items()})
     start = time.perf_counter()
     with jax.default_matmul_precision(global_config.resolved_matmul_precision):
-        compiled = jax.jit(forward(config.network, global_config).apply).lower(
-            params, None, inputs, prev).compile()
+        # As the runner compiles it: the recycled state is donated to the next one.
+        compiled = jax.jit(forward(config.network, global_config).apply,
+                           donate_argnums=(3,)).lower(params, None, inputs, prev).compile()
     seconds = time.perf_counter() - start
     stats = compiled.memory_analysis()
     gib = 2.0 ** 30
@@ -72,7 +76,11 @@ def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra
             "compile_s": round(seconds, 1),
             "argument_gib": round(stats.argument_size_in_bytes / gib, 3),
             "output_gib": round(stats.output_size_in_bytes / gib, 3),
-            "temp_gib": round(stats.temp_size_in_bytes / gib, 3)}
+            "temp_gib": round(stats.temp_size_in_bytes / gib, 3),
+            "alias_gib": round(stats.alias_size_in_bytes / gib, 3),
+            "needed_gib": round((stats.argument_size_in_bytes + stats.temp_size_in_bytes
+                                 + stats.output_size_in_bytes - stats.alias_size_in_bytes)
+                                / gib, 3)}
 
 
 def peak_buffers(dump_dir: Path, count: int) -> list[str]:

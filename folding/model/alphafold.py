@@ -18,13 +18,13 @@ from folding.model import confidence
 from folding.model.features import ModelInputs, RecycledState
 from folding.model.global_config import GlobalConfig
 from folding.model.heads import (
+    AlignedErrorByRows,
     DistogramConfig,
     DistogramHead,
     ExperimentallyResolvedHead,
     MaskedMsaConfig,
     MaskedMsaHead,
     PredictedAlignedErrorConfig,
-    PredictedAlignedErrorHead,
     PredictedLddtConfig,
     PredictedLDDTHead,
 )
@@ -66,8 +66,9 @@ class IterationOutput:
         experimentally_resolved_logits: [L, 37].
         plddt_logits: [L, 50].
         predicted_aligned_error: [L, L] PAE (Angstrom), ``max_predicted_aligned_error``
-            and ``ptm``: None without the PAE head.
-        aligned_error_logits: [L, L, 64] or None; ``aligned_error_breaks`` [63] or None.
+            and ``ptm``: None without the PAE head. The PAE head's logits (64 bins per
+            residue pair, 9 GB in float32 at L = 6,000) are reduced to these on the
+            device and not returned.
         recycled: the state the next iteration starts from.
         single: [L, c_s] trunk single representation.
     """
@@ -86,8 +87,6 @@ class IterationOutput:
     predicted_aligned_error: jax.Array | None = None
     max_predicted_aligned_error: jax.Array | None = None
     ptm: jax.Array | None = None
-    aligned_error_logits: jax.Array | None = None
-    aligned_error_breaks: jax.Array | None = None
 
 
 class AlphaFoldIteration(hk.Module):
@@ -105,18 +104,19 @@ class AlphaFoldIteration(hk.Module):
         dropout = key is not None
         rep = EmbeddingsAndEvoformer(c.trunk, self.global_config)(inputs, prev, key)
         structure = StructureModule(c.structure_module)(
-            rep.single, rep.pair, inputs.aatype, inputs.seq_mask, is_training=dropout)
-        distogram = DistogramHead(c.heads.distogram)(rep.pair)
+            rep.single, rep.pair, inputs.aatype, inputs.seq_mask, is_training=dropout,
+            chunk_bytes=self.global_config.chunk_bytes)
+        # The pair-sized heads run a block of rows at a time (no [L, L, 64] temporaries).
+        chunk_bytes = self.global_config.chunk_bytes
+        distogram = DistogramHead(c.heads.distogram)(rep.pair, chunk_bytes)
         masked_msa = MaskedMsaHead(c.heads.masked_msa)(rep.msa)
         resolved = ExperimentallyResolvedHead()(rep.single)
         plddt_logits = PredictedLDDTHead(c.heads.predicted_lddt)(structure.single)
-        pae = None
+        aligned = None
         if c.heads.predicted_aligned_error is not None:
-            pae = PredictedAlignedErrorHead(c.heads.predicted_aligned_error)(rep.pair)
-        metrics = confidence.confidence_metrics(
-            plddt_logits, inputs.seq_mask,
-            None if pae is None else pae.logits, None if pae is None else pae.breaks)
-        aligned = metrics.aligned_error
+            aligned = AlignedErrorByRows(c.heads.predicted_aligned_error)(
+                rep.pair, inputs.seq_mask, chunk_bytes)
+        metrics = confidence.confidence_metrics(plddt_logits, inputs.seq_mask)
         return IterationOutput(
             final_atom_positions=structure.final_atom_positions,
             final_atom_mask=structure.final_atom_mask,
@@ -132,9 +132,7 @@ class AlphaFoldIteration(hk.Module):
             single=rep.single,
             predicted_aligned_error=None if aligned is None else aligned.pae,
             max_predicted_aligned_error=None if aligned is None else aligned.max_pae,
-            ptm=metrics.ptm,
-            aligned_error_logits=None if pae is None else pae.logits,
-            aligned_error_breaks=None if pae is None else pae.breaks,
+            ptm=None if aligned is None else aligned.ptm,
         )
 
 

@@ -33,6 +33,9 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
+from folding.model import chunking
+from folding.model.primitives import layer_norm
+
 #: Additive bias of a masked key, as in AlphaFold (``1e9 * (mask - 1)``).
 MASKED_BIAS = -1e9
 #: Logits are clipped to this magnitude, so a fully masked query row gets uniform
@@ -356,6 +359,26 @@ def gated_attention(w: AttentionWeights, q_data: jax.Array, m_data: jax.Array,
         gate = jnp.einsum("bqa,ahc->bqhc", q_data, w.gating_w) + w.gating_b
         out = out * jax.nn.sigmoid(gate)
     return jnp.einsum("bqhc,hco->bqo", out, w.output_w) + w.output_b
+
+
+def pair_bias(pair: jax.Array, scale: jax.Array, offset: jax.Array, weights: jax.Array,
+              chunk_bytes: int, transpose: bool = False) -> jax.Array:
+    """The per-head attention bias from the pair representation, [H, L, L].
+
+    Layer norm, then a projection to one value per head (Suppl. Alg. 7 line 3, Alg. 13
+    line 3; around the ending node, Alg. 14, ``transpose`` gives bias[h, q, k] from
+    pair[k, q]). Computed a block of rows at a time, so the normalised pair
+    representation never exists in full.
+    """
+    num_res, _, channels = pair.shape
+
+    def rows(block: jax.Array) -> jax.Array:
+        return jnp.einsum("rkc,ch->hrk", layer_norm(block, scale, offset), weights)
+
+    item = num_res * channels * (jnp.dtype(pair.dtype).itemsize + 8)
+    size = chunking.chunk_size(num_res, item, chunk_bytes)
+    bias = chunking.map_chunks(rows, [pair], [0], 1, size)
+    return jnp.swapaxes(bias, 1, 2) if transpose else bias
 
 
 def attention_item_bytes(num_head: int, num_queries: int, num_keys: int, channels: int,

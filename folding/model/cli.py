@@ -14,10 +14,11 @@ official layout: every output says so (log, PDB REMARK 250, ``params_id``).
 Before compiling, the run plans its memory (:mod:`folding.model.memory_plan`): the chunk
 budget comes from the sequence length, the MSA sizes and the device's free memory
 (``--chunk-mb`` overrides it). A target estimated not to fit a GPU but to fit the GPU
-and the host's RAM together runs again with CUDA unified memory, spilling to host RAM
-(:mod:`folding.model.host_spill`; ``--no-spill`` refuses instead); any other target
-estimated not to fit stops with one error naming the longest length this device takes
-(``--no-memory-check`` runs it anyway).
+and the host's RAM together is compiled, and if XLA's own memory figures confirm that
+it does not fit, runs again with a larger memory pool or CUDA unified memory, spilling
+to host RAM (:mod:`folding.model.host_spill`; ``--no-spill`` refuses instead); any
+other target estimated not to fit stops before compiling with one error naming the
+longest length this device takes (``--no-memory-check`` runs it anyway).
 The input is padded to its shape bucket (:mod:`folding.model.buckets`; ``--no-buckets``
 runs the exact shape) and compiled executables go to JAX's persistent compilation cache
 (:mod:`folding.model.compile_cache`), so targets of one bucket compile once, across
@@ -214,6 +215,13 @@ def _memory_plan(args: argparse.Namespace, config, features, buckets: bool):
         chunk_bytes = memory_plan.GPU_CHUNK_CHOICES[-1]
     plan = memory_plan.plan_memory(model_shape, memory_plan.device_memory(), chunk_bytes)
     log.info("%s", plan.describe())
+    if not plan.fits and not args.no_memory_check and not args.no_spill and \
+            host_spill.decide(plan, memory_plan.host_memory()[1]).spill:
+        # The estimate is an upper bound fitted to older, larger builds of the model;
+        # XLA's figures after compiling decide whether to run again with more memory.
+        log.info("the estimate does not fit as JAX started; deciding from XLA's compiled "
+                 "memory figures whether more memory is needed")
+        return plan
     _enforce_plan(args, plan)
     return plan
 

@@ -94,6 +94,36 @@ def predicted_tm_score(logits: Array, breaks: Array, residue_weights: Array | No
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
+class AlignedErrorSummary:
+    """PAE [L, L] (Angstrom), the largest value it can take, and pTM."""
+
+    pae: Array
+    max_pae: Array
+    ptm: Array
+
+
+def aligned_error_rows(logits: Array, breaks: Array, row_weights: Array,
+                       residue_weights: Array) -> tuple[Array, Array]:
+    """For a block of aligned frames: their PAE rows [R, L] and pTM terms [R].
+
+    ``logits`` [R, L, num_bins] are the PAE head's for R frames, ``row_weights`` [R]
+    those frames' residue weights and ``residue_weights`` [L] all of them. The pTM of
+    :func:`predicted_tm_score` (without ``asym_id``) is the maximum over all frames of
+    the terms times their weights.
+    """
+    probs = jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1)
+    centers = bin_centers(breaks)
+    pae = jnp.sum(probs * centers, axis=-1)
+    d0 = tm_score_d0(jnp.sum(residue_weights))
+    tm_per_bin = 1.0 / (1.0 + jnp.square(centers) / jnp.square(d0))
+    tm = jnp.sum(probs * tm_per_bin, axis=-1)
+    pair_weights = row_weights[:, None] * residue_weights[None, :]
+    normalized = pair_weights / (1e-8 + jnp.sum(pair_weights, axis=-1, keepdims=True))
+    return pae, jnp.sum(tm * normalized, axis=-1)
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
 class ConfidenceMetrics:
     """The confidences of one prediction.
 

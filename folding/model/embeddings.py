@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 from folding.model import all_atom
-from folding.model.primitives import LayerNorm, Linear
+from folding.model.primitives import LayerNorm, Linear, linear_params
 
 
 @dataclass(frozen=True)
@@ -50,26 +50,40 @@ def distogram_one_hot(positions: jax.Array, num_bins: int, min_bin: float,
     return ((dist2 > lower) & (dist2 < upper)).astype(jnp.float32)
 
 
+def msa_embedding(target_feat: jax.Array, msa_feat: jax.Array, config: EmbeddingsConfig
+                  ) -> jax.Array:
+    """Suppl. Alg. 3 lines 1 and 4: the initial MSA representation [N, L, c_m]."""
+    preprocess_1d = Linear(config.msa_channel, name="preprocess_1d")(target_feat)
+    preprocess_msa = Linear(config.msa_channel, name="preprocess_msa")(msa_feat)
+    return preprocess_1d[None] + preprocess_msa
+
+
+def pair_embedding(target_feat: jax.Array, config: EmbeddingsConfig) -> jax.Array:
+    """Suppl. Alg. 3 lines 2-3: the initial pair representation [L, L, c_z]."""
+    left = Linear(config.pair_channel, name="left_single")(target_feat)
+    right = Linear(config.pair_channel, name="right_single")(target_feat)
+    return left[:, None] + right[None, :]
+
+
 def input_embedding(target_feat: jax.Array, msa_feat: jax.Array, config: EmbeddingsConfig
                     ) -> tuple[jax.Array, jax.Array]:
     """Suppl. Alg. 3 lines 1-4: the initial MSA [N, L, c_m] and pair [L, L, c_z]."""
-    preprocess_1d = Linear(config.msa_channel, name="preprocess_1d")(target_feat)
-    preprocess_msa = Linear(config.msa_channel, name="preprocess_msa")(msa_feat)
-    msa = preprocess_1d[None] + preprocess_msa
-    left = Linear(config.pair_channel, name="left_single")(target_feat)
-    right = Linear(config.pair_channel, name="right_single")(target_feat)
-    return msa, left[:, None] + right[None, :]
+    return msa_embedding(target_feat, msa_feat, config), pair_embedding(target_feat, config)
 
 
-def recycling_embedding(msa: jax.Array, pair: jax.Array, aatype: jax.Array,
-                        prev_pos: jax.Array, prev_msa_first_row: jax.Array,
-                        prev_pair: jax.Array, config: EmbeddingsConfig
-                        ) -> tuple[jax.Array, jax.Array]:
-    """Suppl. Alg. 32: add the previous iteration's outputs to the MSA and pair.
+def recycle_msa(msa: jax.Array, prev_msa_first_row: jax.Array,
+                config: EmbeddingsConfig) -> jax.Array:
+    """Suppl. Alg. 32 line 4: the previous first MSA row, layer-normed, added to row 0."""
+    if not config.recycle_features:
+        return msa
+    first_row = LayerNorm(name="prev_msa_first_row_norm")(prev_msa_first_row)
+    return msa.at[0].add(first_row.astype(msa.dtype))
 
-    The previous pseudo-beta distances are binned (15 bins, 3.25-20.75 A) and
-    projected; the previous first MSA row and pair are layer-normed and added.
-    """
+
+def recycle_pair(pair: jax.Array, aatype: jax.Array, prev_pos: jax.Array,
+                 prev_pair: jax.Array, config: EmbeddingsConfig) -> jax.Array:
+    """Suppl. Alg. 32 lines 1-3 and 5: the previous pseudo-beta distances, binned (15
+    bins, 3.25-20.75 A) and projected, and the previous pair, layer-normed, added."""
     dtype = pair.dtype
     if config.recycle_pos:
         beta = all_atom.pseudo_beta(aatype, prev_pos).positions
@@ -77,16 +91,29 @@ def recycling_embedding(msa: jax.Array, pair: jax.Array, aatype: jax.Array,
                                   config.prev_pos_max_bin)
         pair = pair + Linear(config.pair_channel, name="prev_pos_linear")(dgram.astype(dtype))
     if config.recycle_features:
-        first_row = LayerNorm(name="prev_msa_first_row_norm")(prev_msa_first_row)
-        msa = msa.at[0].add(first_row.astype(msa.dtype))
         pair = pair + LayerNorm(name="prev_pair_norm")(prev_pair).astype(dtype)
-    return msa, pair
+    return pair
+
+
+def recycling_embedding(msa: jax.Array, pair: jax.Array, aatype: jax.Array,
+                        prev_pos: jax.Array, prev_msa_first_row: jax.Array,
+                        prev_pair: jax.Array, config: EmbeddingsConfig
+                        ) -> tuple[jax.Array, jax.Array]:
+    """Suppl. Alg. 32: add the previous iteration's outputs to the MSA and pair."""
+    pair = recycle_pair(pair, aatype, prev_pos, prev_pair, config)
+    return recycle_msa(msa, prev_msa_first_row, config), pair
 
 
 def relative_position_encoding(residue_index: jax.Array, config: EmbeddingsConfig,
                                dtype=jnp.float32) -> jax.Array:
-    """Suppl. Alg. 4: the pair update from the clipped residue-index offset [L, L, c_z]."""
+    """Suppl. Alg. 4: the pair update from the clipped residue-index offset [L, L, c_z].
+
+    The linear layer of the one-hot offset is a row lookup of its weights (the same
+    numbers, without the [L, L, 65] one-hot array: 9 GB in float32 at L = 6,000).
+    """
     k = config.max_relative_feature
     offset = residue_index[:, None] - residue_index[None, :]
-    one_hot = jax.nn.one_hot(jnp.clip(offset + k, 0, 2 * k), 2 * k + 1, dtype=dtype)
-    return Linear(config.pair_channel, name="pair_activiations")(one_hot)
+    index = jnp.clip(offset + k, 0, 2 * k)
+    weights, bias = linear_params("pair_activiations", (2 * k + 1,), (config.pair_channel,),
+                                  dtype)
+    return jnp.take(weights, index, axis=0) + bias

@@ -15,7 +15,8 @@ import jax
 import jax.numpy as jnp
 
 from folding.common.atoms import NUM_ATOM37
-from folding.model.primitives import LayerNorm, Linear
+from folding.model import chunking, confidence
+from folding.model.primitives import LayerNorm, Linear, dense, linear_params
 
 Array = jax.Array
 
@@ -89,12 +90,30 @@ class DistogramHead(hk.Module):
         super().__init__(name=name)
         self.config = config or DistogramConfig()
 
-    def __call__(self, pair: Array) -> DistogramLogits:
+    def __call__(self, pair: Array, chunk_bytes: int | None = None) -> DistogramLogits:
+        """Symmetric logits: the projection of z_ij plus that of z_ji.
+
+        With ``chunk_bytes`` they are made a block of rows at a time as the projection
+        of z_ij + z_ji (plus twice the bias), so no [L, L, num_bins] intermediate
+        exists beside the logits (the same numbers up to rounding).
+        """
         c = self.config
-        with _full_precision():
-            half = Linear(c.num_bins, name="half_logits")(_f32(pair))
         edges = jnp.linspace(c.first_break, c.last_break, c.num_bins - 1)
-        return DistogramLogits(half + jnp.swapaxes(half, 0, 1), edges)
+        if chunk_bytes is None:
+            with _full_precision():
+                half = Linear(c.num_bins, name="half_logits")(_f32(pair))
+            return DistogramLogits(half + jnp.swapaxes(half, 0, 1), edges)
+        num_res, _, channels = pair.shape
+        weights, bias = linear_params("half_logits", (channels,), (c.num_bins,), jnp.float32)
+
+        def rows(block: Array, block_t: Array) -> Array:
+            with _full_precision():
+                summed = _f32(block) + jnp.swapaxes(_f32(block_t), 0, 1)
+                return dense(summed, weights, 2.0 * bias)
+
+        item = num_res * (3 * channels + c.num_bins) * 4
+        size = chunking.chunk_size(num_res, item, chunk_bytes)
+        return DistogramLogits(chunking.map_chunks(rows, [pair, pair], [0, 1], 0, size), edges)
 
 
 class MaskedMsaHead(hk.Module):
@@ -154,3 +173,38 @@ class PredictedAlignedErrorHead(hk.Module):
         with _full_precision():
             logits = Linear(c.num_bins, name="logits")(_f32(pair))
         return AlignedErrorLogits(logits, jnp.linspace(0.0, c.max_error_bin, c.num_bins - 1))
+
+
+class AlignedErrorByRows(hk.Module):
+    """The PAE head (1.9.7, the same ``logits`` parameters as
+    :class:`PredictedAlignedErrorHead`) reduced to PAE, its largest value and pTM a
+    block of rows (aligned frames) at a time: the numbers of
+    :func:`confidence.predicted_aligned_error` and :func:`confidence.predicted_tm_score`
+    on the whole logits, without the [L, L, num_bins] logits and probabilities (9 GB
+    each in float32 at L = 6,000)."""
+
+    def __init__(self, config: PredictedAlignedErrorConfig | None = None,
+                 name: str = "predicted_aligned_error_head") -> None:
+        super().__init__(name=name)
+        self.config = config or PredictedAlignedErrorConfig()
+
+    def __call__(self, pair: Array, residue_weights: Array,
+                 chunk_bytes: int) -> confidence.AlignedErrorSummary:
+        """pTM is weighted by ``residue_weights`` [L] (the sequence mask)."""
+        c = self.config
+        num_res, _, channels = pair.shape
+        weights, bias = linear_params("logits", (channels,), (c.num_bins,), jnp.float32)
+        breaks = jnp.linspace(0.0, c.max_error_bin, c.num_bins - 1)
+        residue_weights = _f32(residue_weights)
+
+        def rows(block: Array, block_weights: Array) -> tuple[Array, Array]:
+            with _full_precision():
+                logits = dense(_f32(block), weights, bias)
+            return confidence.aligned_error_rows(logits, breaks, block_weights,
+                                                 residue_weights)
+
+        item = num_res * (channels + 4 * c.num_bins) * 4
+        size = chunking.chunk_size(num_res, item, chunk_bytes)
+        pae, per_frame = chunking.map_chunks(rows, [pair, residue_weights], [0, 0], 0, size)
+        return confidence.AlignedErrorSummary(pae, confidence.bin_centers(breaks)[-1],
+                                              jnp.max(per_frame * residue_weights))

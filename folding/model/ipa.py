@@ -18,8 +18,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from folding.model import chunking
 from folding.model.geometry import Rigid3, Vec3
-from folding.model.primitives import Linear
+from folding.model.primitives import Linear, dense, layer_norm, linear_params
 
 Array = jax.Array
 _HIGHEST = jax.lax.Precision.HIGHEST
@@ -60,7 +61,13 @@ class InvariantPointAttention(hk.Module):
         super().__init__(name=name)
         self.config = config
 
-    def __call__(self, single: Array, pair: Array, mask: Array, frames: Rigid3) -> Array:
+    def __call__(self, single: Array, pair: Array, mask: Array, frames: Rigid3,
+                 pair_norm: tuple[Array, Array] | None = None,
+                 chunk_bytes: int | None = None) -> Array:
+        """``pair_norm`` (layer-norm scale and offset): ``pair`` is raw and normalised
+        here a block of rows at a time, so no normalised copy of it exists in full.
+        ``chunk_bytes``: the attention runs a block of query residues at a time (each
+        query row's logits, weights and outputs are independent of the others)."""
         c = self.config
         num_res = single.shape[0]
         h = c.num_head
@@ -89,27 +96,35 @@ class InvariantPointAttention(hk.Module):
         gamma = jax.nn.softplus(hk.get_parameter(
             "trainable_point_weights", [h], jnp.float32,
             hk.initializers.Constant(np.log(np.exp(1.0) - 1.0))))
-
-        # [H, L, L] logits.
-        scalar_logits = jnp.einsum("qhc,khc->hqk", scalar_weight * q_scalar, k_scalar)
-        q_hlp = q_point.map(lambda a: jnp.swapaxes(a, 0, 1)[:, :, None, :])  # [H, L, 1, P]
+        w_2d, b_2d = linear_params("attention_2d", (pair.shape[-1],), (h,), jnp.float32)
         k_hlp = k_point.map(lambda a: jnp.swapaxes(a, 0, 1)[:, None, :, :])  # [H, 1, L, P]
-        dist2 = q_hlp.squared_distance(k_hlp)  # [H, L, L, P]
-        point_logits = -0.5 * jnp.sum((point_weight * gamma)[:, None, None, None] * dist2,
-                                      axis=-1)
-        pair_logits = pair_weight * jnp.transpose(Linear(h, name="attention_2d")(pair),
-                                                  (2, 0, 1))
-        logits = scalar_logits + point_logits + pair_logits
-        mask_2d = mask[:, None] * mask[None, :]
-        logits = logits - 1e5 * (1.0 - mask_2d)
-        attn = jax.nn.softmax(logits, axis=-1)
 
-        result_scalar = jnp.einsum("hqk,khc->qhc", attn, v_scalar)
-        # The point average stays in full float32 whatever the matmul precision.
-        result_point = v_point.map(
-            lambda a: jnp.einsum("hqk,khp->qhp", attn, a, precision=_HIGHEST))
-        result_point = frames[:, None, None].apply_inverse(result_point)  # back to local
-        result_pair = jnp.einsum("hqk,qkc->qhc", attn, pair)
+        def attend(q_s, q_x, q_y, q_z, pair_rows, mask_rows):
+            """Query rows R: [R, H, C] scalars, [R, H, P] points, [R, L, Cz] pair."""
+            if pair_norm is not None:
+                pair_rows = layer_norm(pair_rows, *pair_norm)
+            scalar_logits = jnp.einsum("qhc,khc->hqk", scalar_weight * q_s, k_scalar)
+            q_hlp = Vec3(q_x, q_y, q_z).map(lambda a: jnp.swapaxes(a, 0, 1)[:, :, None, :])
+            dist2 = q_hlp.squared_distance(k_hlp)  # [H, R, L, P]
+            point_logits = -0.5 * jnp.sum((point_weight * gamma)[:, None, None, None] * dist2,
+                                          axis=-1)
+            pair_logits = pair_weight * jnp.transpose(dense(pair_rows, w_2d, b_2d), (2, 0, 1))
+            logits = scalar_logits + point_logits + pair_logits
+            mask_2d = mask_rows[:, None] * mask[None, :]
+            attn = jax.nn.softmax(logits - 1e5 * (1.0 - mask_2d), axis=-1)
+            result_scalar = jnp.einsum("hqk,khc->qhc", attn, v_scalar)
+            # The point average stays in full float32 whatever the matmul precision.
+            point = v_point.map(lambda a: jnp.einsum("hqk,khp->qhp", attn, a,
+                                                     precision=_HIGHEST))
+            result_pair = jnp.einsum("hqk,qkc->qhc", attn, pair_rows)
+            return result_scalar, point.x, point.y, point.z, result_pair
+
+        item = num_res * (4 * h * (c.num_point_qk + 8) + 8 * pair.shape[-1])
+        size = num_res if chunk_bytes is None else chunking.chunk_size(num_res, item,
+                                                                        chunk_bytes)
+        result_scalar, x, y, z, result_pair = chunking.map_chunks(
+            attend, [q_scalar, q_point.x, q_point.y, q_point.z, pair, mask], [0] * 6, 0, size)
+        result_point = frames[:, None, None].apply_inverse(Vec3(x, y, z))  # back to local
 
         flat = (num_res, -1)
         features = [

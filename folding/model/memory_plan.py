@@ -177,22 +177,25 @@ def estimate_bytes(shape: ModelShape, chunk_bytes: int) -> int:
 @dataclass(frozen=True)
 class CompiledMemory:
     """XLA's memory analysis of one compiled model iteration (``memory_analysis()``):
-    its arguments (parameters, features, recycled state), outputs and temporaries (one
-    buffer on a GPU, which must be placed whole)."""
+    its arguments (parameters, features, recycled state), outputs, temporaries (one
+    buffer on a GPU, which must be placed whole), and the outputs that reuse the
+    buffers of donated arguments (the recycled state, ``alias_bytes``)."""
 
     argument_bytes: int
     output_bytes: int
     temp_bytes: int
+    alias_bytes: int = 0
 
     @property
     def needed_bytes(self) -> int:
-        """Arguments, temporaries and two sets of outputs (the pass before's recycled
-        state is alive while the next pass runs)."""
-        return self.argument_bytes + self.temp_bytes + 2 * self.output_bytes
+        """Arguments, temporaries and the outputs that do not reuse an argument's buffer
+        (the runner releases a pass's other outputs before the next pass runs)."""
+        return self.argument_bytes + self.temp_bytes + self.output_bytes - self.alias_bytes
 
     def describe(self) -> str:
         return (f"compiled: arguments {self.argument_bytes / GIB:.2f} GiB, outputs "
-                f"{self.output_bytes / GIB:.2f} GiB, temporaries {self.temp_bytes / GIB:.2f} "
+                f"{self.output_bytes / GIB:.2f} GiB ({self.alias_bytes / GIB:.2f} GiB of them "
+                f"in donated arguments), temporaries {self.temp_bytes / GIB:.2f} "
                 f"GiB: needs {self.needed_bytes / GIB:.2f} GiB")
 
 

@@ -22,6 +22,7 @@ from folding.model.attention import (
     gated_attention,
     global_attention,
     mask_bias,
+    pair_bias,
 )
 from folding.model.global_config import GlobalConfig
 from folding.model.primitives import LayerNorm, layer_norm
@@ -41,11 +42,12 @@ class MSARowAttentionWithPairBias(hk.Module):
         c = self.config
         num_seq, num_res, channels = msa.shape
         query_ln = LayerNorm(name="query_norm").params(channels)
-        pair_normed = LayerNorm(name="feat_2d_norm")(pair)
+        feat_2d_ln = LayerNorm(name="feat_2d_norm").params(pair.shape[-1])
         feat_2d_weights = hk.get_parameter(
             "feat_2d_weights", (pair.shape[-1], c.num_head), msa.dtype,
             hk.initializers.RandomNormal(stddev=float(pair.shape[-1]) ** -0.5))
-        pair_bias = jnp.einsum("qkc,ch->hqk", pair_normed, feat_2d_weights)
+        bias_2d = pair_bias(pair, *feat_2d_ln, feat_2d_weights,
+                            self.global_config.chunk_bytes)
         attn = GatedAttention(c.num_head, channels, c.gating, c.key_dim, c.value_dim)
         weights = attn.weights(channels, channels, msa.dtype)
         impl = attention_implementation(self.global_config.attention, msa.dtype,
@@ -54,7 +56,7 @@ class MSARowAttentionWithPairBias(hk.Module):
         def rows(x, mask):
             x = layer_norm(x, *query_ln)
             bias = mask_bias(mask, x.dtype)[:, None, None, :]
-            return gated_attention(weights, x, x, bias, pair_bias, impl)
+            return gated_attention(weights, x, x, bias, bias_2d, impl)
 
         item = attention_item_bytes(c.num_head, num_res, num_res, channels,
                                     jnp.dtype(msa.dtype).itemsize, impl)

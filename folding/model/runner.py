@@ -128,8 +128,11 @@ def compiled_iteration(network: NetworkConfig, global_config: GlobalConfig) -> C
 
     Shared by every runner of the same network (the five models of a target with the
     same settings, repeated runs in one process): XLA compiles once per input shape.
+    ``prev`` is donated: the recycled state it holds on the device becomes the buffers
+    of the next one (one pair representation less in memory, 18 GB at L = 6,000), so
+    a caller must not read ``prev``'s device arrays after the call.
     """
-    return jax.jit(forward(network, global_config).apply)
+    return jax.jit(forward(network, global_config).apply, donate_argnums=(3,))
 
 
 def run_shape(config: ModelConfig, features: ProcessedFeatures, buckets: bool) -> BucketShape:
@@ -188,12 +191,17 @@ class ModelRunner:
             compiled = self._apply.lower(self.params, key, features.inputs(0), prev).compile()
         stats = compiled.memory_analysis()
         return CompiledMemory(int(stats.argument_size_in_bytes),
-                              int(stats.output_size_in_bytes), int(stats.temp_size_in_bytes))
+                              int(stats.output_size_in_bytes), int(stats.temp_size_in_bytes),
+                              int(stats.alias_size_in_bytes))
 
     def predict(self, features: ProcessedFeatures, seed: int = 0,
                 callback: Callable[[int, IterationOutput, float], None] | None = None
                 ) -> Prediction:
-        """Run all recycling passes (or until the early-stop tolerance is met)."""
+        """Run all recycling passes (or until the early-stop tolerance is met).
+
+        ``callback(r, output, change)`` sees each pass's outputs; their recycled state
+        (``output.recycled``) is donated to the next pass, so it must not be kept.
+        """
         c = self.config
         if features.use_templates != c.uses_templates:
             raise InputError(f"the features were checked for a model "
@@ -217,9 +225,13 @@ class ModelRunner:
         for r in range(num_passes):
             start = time.perf_counter()
             key = jax.random.fold_in(base_key, r) if c.global_config.eval_dropout else None
+            previous_positions = np.asarray(prev.prev_pos)
+            # Only the recycled state (donated to this pass) is needed from the pass
+            # before: its other outputs are released before this pass allocates its own.
+            output = None
             output = self.iteration(features, r, prev, key)
             seq_mask = features.arrays["seq_mask"][r]
-            change = float(ca_distance_change(prev.prev_pos, output.final_atom_positions,
+            change = float(ca_distance_change(previous_positions, output.final_atom_positions,
                                               seq_mask))
             changes.append(change)
             prev = output.recycled

@@ -23,6 +23,7 @@ from folding.model.attention import (
     attention_item_bytes,
     gated_attention,
     mask_bias,
+    pair_bias,
 )
 from folding.model.global_config import GlobalConfig
 from folding.model.primitives import LayerNorm, dense, layer_norm, linear_params
@@ -83,32 +84,40 @@ class TriangleMultiplication(hk.Module):
         w_gate, b_gate = linear_params("gating_linear", (channels,), (channels,), dtype,
                                        bias_init=1.0)
         mask = pair_mask[..., None].astype(dtype)
-        act = layer_norm(pair, *ln_input)
         equation = "ikc,jkc->cij" if c.outgoing else "kjc,kic->cij"
-
-        def edges(act, wl, bl, wlg, blg, wr, br, wrg, brg):
-            # outgoing: a_ik * b_jk summed over k; incoming: a_ki * b_kj (right plays a)
-            left = mask * dense(act, wl, bl) * jax.nn.sigmoid(dense(act, wlg, blg))
-            right = mask * dense(act, wr, br) * jax.nn.sigmoid(dense(act, wrg, brg))
-            return jnp.einsum(equation, left, right)
-
         itemsize = jnp.dtype(dtype).itemsize
         budget = TRIANGLE_BUDGET_FACTOR * self.global_config.chunk_bytes
         block = chunking.chunk_size(ci, _EDGE_ARRAYS_PER_CHANNEL * num_res * num_res * itemsize,
                                     budget)
         block = max(block, -(-ci // MAX_CHANNEL_BLOCKS))
-        flat = [a for w, b in edge_params for a in (w, b)]
-        product = chunking.map_chunks(edges, [act, *flat], [None] + [1, 0] * 4, 0,
-                                      block)  # [ci, L, L]
+        # The normalised pair is made a block of rows at a time (again for each block
+        # of channels and for the gate) rather than kept in full.
+        rows_bytes = num_res * (channels * (itemsize + 8) + 4 * block * itemsize)
+        project_rows = chunking.chunk_size(num_res, rows_bytes, budget)
 
-        def finish(product_rows, act_rows):
+        def edges(pair, mask, wl, bl, wlg, blg, wr, br, wrg, brg):
+            def project(rows, rows_mask):
+                act = layer_norm(rows, *ln_input)
+                left = rows_mask * dense(act, wl, bl) * jax.nn.sigmoid(dense(act, wlg, blg))
+                right = rows_mask * dense(act, wr, br) * jax.nn.sigmoid(dense(act, wrg, brg))
+                return left, right
+
+            left, right = chunking.map_chunks(project, [pair, mask], [0, 0], 0, project_rows)
+            # outgoing: a_ik * b_jk summed over k; incoming: a_ki * b_kj (right plays a)
+            return jnp.einsum(equation, left, right)
+
+        flat = [a for w, b in edge_params for a in (w, b)]
+        product = chunking.map_chunks(edges, [pair, mask, *flat], [None, None] + [1, 0] * 4,
+                                      0, block)  # [ci, L, L]
+
+        def finish(product_rows, pair_rows):
             tri = layer_norm(jnp.moveaxis(product_rows, 0, -1), *ln_center)
-            gate = jax.nn.sigmoid(dense(act_rows, w_gate, b_gate))
+            gate = jax.nn.sigmoid(dense(layer_norm(pair_rows, *ln_input), w_gate, b_gate))
             return dense(tri, w_out, b_out) * gate
 
-        row_bytes = num_res * ((2 * ci + 2 * channels) * itemsize + 4 * ci)
+        row_bytes = num_res * ((2 * ci + 2 * channels) * itemsize + 4 * (ci + channels))
         rows = chunking.chunk_size(num_res, row_bytes, budget)
-        return chunking.map_chunks(finish, [product, act], [1, 0], 0, rows)
+        return chunking.map_chunks(finish, [product, pair], [1, 0], 0, rows)
 
 
 class TriangleAttention(hk.Module):
@@ -129,12 +138,12 @@ class TriangleAttention(hk.Module):
         """pair [L, L, c_z], pair_mask [L, L] -> update [L, L, c_z]."""
         c = self.config
         num_res, channels = pair.shape[0], pair.shape[-1]
-        normed = LayerNorm(name="query_norm")(pair)
+        query_ln = LayerNorm(name="query_norm").params(channels)
         feat_2d_weights = hk.get_parameter(
             "feat_2d_weights", (channels, c.num_head), pair.dtype,
             hk.initializers.RandomNormal(stddev=float(channels) ** -0.5))
-        equation = "kqc,ch->hqk" if self.ending_node else "qkc,ch->hqk"
-        triangle_bias = jnp.einsum(equation, normed, feat_2d_weights)
+        triangle_bias = pair_bias(pair, *query_ln, feat_2d_weights,
+                                  self.global_config.chunk_bytes, transpose=self.ending_node)
         attn = GatedAttention(c.num_head, channels, c.gating, c.key_dim, c.value_dim)
         weights = attn.weights(channels, channels, pair.dtype)
         impl = attention_implementation(self.global_config.attention, pair.dtype,
@@ -142,6 +151,8 @@ class TriangleAttention(hk.Module):
         ending = self.ending_node
 
         def rows(x, mask):
+            # The layer norm runs here, a chunk at a time: no normalised copy of the pair.
+            x = layer_norm(x, *query_ln)
             if ending:
                 x, mask = jnp.swapaxes(x, 0, 1), jnp.swapaxes(mask, 0, 1)
             bias = mask_bias(mask, x.dtype)[:, None, None, :]
@@ -150,6 +161,7 @@ class TriangleAttention(hk.Module):
 
         item = attention_item_bytes(c.num_head, num_res, num_res, channels,
                                     jnp.dtype(pair.dtype).itemsize, impl)
+        item += 8 * num_res * channels  # the layer norm's float32 temporaries
         size = chunking.chunk_size(num_res, item, self.global_config.chunk_bytes)
         axis = 1 if ending else 0
-        return chunking.map_chunks(rows, [normed, pair_mask], [axis, axis], axis, size)
+        return chunking.map_chunks(rows, [pair, pair_mask], [axis, axis], axis, size)

@@ -14,8 +14,10 @@ import jax.numpy as jnp
 
 from folding.model.embeddings import (
     EmbeddingsConfig,
-    input_embedding,
-    recycling_embedding,
+    msa_embedding,
+    pair_embedding,
+    recycle_msa,
+    recycle_pair,
     relative_position_encoding,
 )
 from folding.model.evoformer import EvoformerBlockConfig, EvoformerIteration, run_stack
@@ -55,6 +57,20 @@ class TrunkOutput:
     msa_first_row: jax.Array
 
 
+def _after(anchor: jax.Array, *values: jax.Array) -> tuple[jax.Array, ...]:
+    """``values`` unchanged, but only computable once ``anchor`` exists.
+
+    Each is multiplied by ``a == a`` for one element ``a`` of ``anchor`` (1; 0 only if
+    it is NaN, when the outputs are NaN anyway). Without this data dependency XLA may
+    compute the MSA representations at the start and hold them through the stages
+    before their stacks (the 5,120-row extra MSA is as large as the pair
+    representation at L = 2,560); its CPU compiler drops optimisation barriers.
+    """
+    first = jax.lax.stop_gradient(jnp.ravel(anchor)[0])
+    present = first == first
+    return tuple(v * present.astype(v.dtype) for v in values)
+
+
 class EmbeddingsAndEvoformer(hk.Module):
     """Suppl. Alg. 2 lines 5-18 for one recycling iteration."""
 
@@ -87,10 +103,8 @@ class EmbeddingsAndEvoformer(hk.Module):
         dtype = gc.compute_dtype
         keys = iter(jax.random.split(key, 3) if key is not None else [None] * 3)
 
-        msa, pair = input_embedding(inputs.target_feat.astype(dtype),
-                                    inputs.msa_feat.astype(dtype), c.embeddings)
-        msa, pair = recycling_embedding(msa, pair, inputs.aatype, prev.prev_pos,
-                                        prev.prev_msa_first_row, prev.prev_pair, c.embeddings)
+        pair = pair_embedding(inputs.target_feat.astype(dtype), c.embeddings)
+        pair = recycle_pair(pair, inputs.aatype, prev.prev_pos, prev.prev_pair, c.embeddings)
         pair = pair + relative_position_encoding(inputs.residue_index, c.embeddings, dtype)
         pair_mask = (inputs.seq_mask[:, None] * inputs.seq_mask[None, :]).astype(dtype)
 
@@ -100,10 +114,15 @@ class EmbeddingsAndEvoformer(hk.Module):
             pair = pair + TemplateEmbedding(c.template, gc)(pair, templates, pair_mask,
                                                             template_key)
 
-        pair = extra_msa_stack(pair, inputs.extra_msa, inputs.extra_has_deletion,
-                               inputs.extra_deletion_value, inputs.extra_msa_mask, pair_mask,
+        # Each MSA representation is made only when its stack starts (see _after).
+        extra = _after(pair, inputs.extra_msa, inputs.extra_has_deletion,
+                       inputs.extra_deletion_value)
+        pair = extra_msa_stack(pair, *extra, inputs.extra_msa_mask, pair_mask,
                                c.extra_msa, c.evoformer, gc, next(keys))
 
+        target_feat, msa_feat = _after(pair, inputs.target_feat, inputs.msa_feat)
+        msa = msa_embedding(target_feat.astype(dtype), msa_feat.astype(dtype), c.embeddings)
+        msa = recycle_msa(msa, prev.prev_msa_first_row, c.embeddings)
         msa_mask = inputs.msa_mask.astype(dtype)
         num_seq = msa.shape[0]
         if c.template.enabled and c.template.embed_torsion_angles:

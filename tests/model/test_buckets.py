@@ -182,8 +182,7 @@ def test_crop_output_cuts_every_residue_axis():
         plddt_logits=z((n, 50)), recycled=RecycledState(z((n, 37, 3)), z((n, 8)),
                                                          z((n, n, 4))),
         single=z((n, 8)), predicted_aligned_error=z((n, n)),
-        max_predicted_aligned_error=z(()), ptm=z(()), aligned_error_logits=z((n, n, 64)),
-        aligned_error_breaks=z(63))
+        max_predicted_aligned_error=z(()), ptm=z(()))
     cut = crop_output(out, p, 3)
     for field in dataclasses.fields(cut):
         value = getattr(cut, field.name)

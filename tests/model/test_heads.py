@@ -119,3 +119,34 @@ def test_heads_use_full_float32_matmuls():
     highest = jax.lax.Precision.HIGHEST
     assert len(precisions) == 7
     assert all(tuple(p) == (highest, highest) for p in precisions), precisions
+
+
+def test_pair_heads_by_blocks_of_rows():
+    """The distogram and PAE/pTM computed a few rows at a time (as the model runs them)
+    equal the whole-array head and the confidence functions on its logits."""
+    from folding.model import confidence
+
+    reps = _representations(seed=3)
+    weights = jnp.asarray(np.r_[np.ones(NUM_RES - 2), 0.0, 0.0], jnp.float32)
+    small = 5 * NUM_RES * 1024  # a budget of a few rows: 3 blocks and a remainder
+
+    def fn(pair):
+        distogram = heads.DistogramHead()
+        return distogram(pair), distogram(pair, small), heads.PredictedAlignedErrorHead()(pair)
+
+    model = hk.transform(fn)
+    by_rows = hk.transform(lambda pair: heads.AlignedErrorByRows()(pair, weights, small))
+    params = jax.tree_util.tree_map(
+        lambda x: x + 0.1 * jax.random.normal(jax.random.PRNGKey(1), x.shape),
+        model.init(jax.random.PRNGKey(0), reps["pair"]))
+    assert set(by_rows.init(jax.random.PRNGKey(0), reps["pair"])) <= set(params)
+    whole, blocks, logits = jax.jit(model.apply)(params, None, reps["pair"])
+    aligned = jax.jit(by_rows.apply)(params, None, reps["pair"])
+    np.testing.assert_allclose(blocks.logits, whole.logits, rtol=1e-5, atol=1e-5)
+    np.testing.assert_array_equal(blocks.logits, np.swapaxes(blocks.logits, 0, 1))
+    expected = confidence.predicted_aligned_error(logits.logits, logits.breaks)
+    np.testing.assert_allclose(aligned.pae, expected.pae, rtol=1e-6, atol=1e-5)
+    assert float(aligned.max_pae) == float(expected.max_pae)
+    ptm = confidence.predicted_tm_score(logits.logits, logits.breaks, weights)
+    np.testing.assert_allclose(aligned.ptm, ptm, rtol=1e-6)
+    assert 0.0 < float(ptm) < 1.0

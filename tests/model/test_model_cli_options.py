@@ -1,5 +1,6 @@
 """`folding model run` memory planning and MSA-size options: the plan is logged, a target
-estimated not to fit stops with one clear error before compiling, --max-msa-clusters and
+estimated not to fit stops with one clear error before compiling (or, where spilling
+to host RAM could hold it, is decided on XLA's compiled figures), --max-msa-clusters and
 --max-extra-msa shrink the MSA the model sees, and chunk budgets do not change results."""
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ def test_too_long_for_the_gpu_runs_again_spilling_to_host_ram(tmp_path, capsys, 
     with pytest.raises(RelaunchedError):
         _cli(tmp_path, capsys, caplog, synthetic_raw(600, 40, seed=1))
     assert len(seen) == 1 and seen[0].spill
+    # The decision was taken on XLA's figures for the compiled model, not the estimate.
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("deciding from XLA's compiled memory figures" in m for m in messages)
+    assert any("memory plan" in m and "compiled: arguments" in m for m in messages)
     assert seen[0].environment[host_spill.SPILL_ENV] == "1"
     assert float(seen[0].environment["XLA_PYTHON_CLIENT_MEM_FRACTION"]) > 1.0
     assert seen[0].environment["TF_FORCE_UNIFIED_MEMORY"] == "1"

@@ -22,12 +22,18 @@ def _inputs(seed=0):
     return single, pair, jnp.asarray(aatype, jnp.int32), jnp.asarray(seq_mask)
 
 
-def _ours(config: StructureModuleConfig | None = None):
+def _ours(config: StructureModuleConfig | None = None, chunk_bytes: int | None = None):
     config = config or StructureModuleConfig()
 
     def fn(single, pair, aatype, seq_mask):
-        return StructureModule(config)(single, pair, aatype, seq_mask)
+        return StructureModule(config)(single, pair, aatype, seq_mask,
+                                       chunk_bytes=chunk_bytes)
     return hk.transform(fn)
+
+
+#: A budget of five query rows per block (several blocks and a remainder): the pair's
+#: layer norm and the point attention then run a block at a time, as in the model.
+FEW_ROWS = 5 * NUM_RES * (4 * 12 * 12 + 8 * 128)
 
 
 def test_output_shapes_masks_and_rigid_residues():
@@ -56,7 +62,8 @@ def test_output_shapes_masks_and_rigid_residues():
 
 
 @pytest.mark.reference
-def test_matches_reference_structure_module():
+@pytest.mark.parametrize("chunk_bytes", [None, FEW_ROWS], ids=["whole", "row_blocks"])
+def test_matches_reference_structure_module(chunk_bytes):
     oracle = pytest.importorskip("oracle")
     af_folding = pytest.importorskip("alphafold.model.folding")
     afm = pytest.importorskip("alphafold.model.all_atom_multimer")
@@ -74,7 +81,7 @@ def test_matches_reference_structure_module():
                                             compute_loss=True)
         return module({"single": single, "pair": pair}, batch, is_training=False)
 
-    ref, ours = hk.transform(ref_fn), _ours()
+    ref, ours = hk.transform(ref_fn), _ours(chunk_bytes=chunk_bytes)
     key = jax.random.PRNGKey(0)
     ref_shapes = jax.eval_shape(ref.init, key, single, pair, aatype, seq_mask)
     our_shapes = jax.eval_shape(ours.init, key, single, pair, aatype, seq_mask)
