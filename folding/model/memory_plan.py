@@ -15,19 +15,21 @@ or refused.
 **The estimate** (an estimate, not a bound). Measured on one H100 80 GB
 (``benchmarks/gpu_memory.py``, model_1_ptm, one pass, float32, 64 MiB chunks, full
 MSA: 512 cluster rows, 5,120 extra rows, 4 templates; live memory with
-``XLA_PYTHON_CLIENT_ALLOCATOR=platform``): 8.6 GiB at L = 1,024 and 23.1 GiB at
-L = 2,048. Beside a fixed part (parameters and a few chunk intermediates), the
-memory that grows with L comes from the MSA representations (N x L x 256 and
-E x L x 64 values, a few copies alive at once: per residue) and from the pair
-representation and its updates (L x L x 128 values: per residue pair). Fitting the two
-measurements, beside 0.4 GiB of parameters and three 64 MiB chunks, gives about 4.8 MiB
-per residue and 3.2 KiB per residue pair at the full MSA; the per-residue part is
-scaled with the MSA rows actually run, the chunk budget counts three times, and
-bfloat16 is taken as 0.48 x float32 for the parts that grow with L (most activations
-halve; layer norms, softmaxes and the recycled state stay float32; bounded by the one
-bfloat16 run measured, 4,096 residues on the H100). Usable memory is 60% of what an
-accelerator reports free (fitted to the runs that fit and the two that did not, see
-USABLE_FRACTION), 90% on CPU:
+``XLA_PYTHON_CLIENT_ALLOCATOR=platform``) with the model as it was before the memory
+work of 2026-11-23: 8.6 GiB at L = 1,024 and 23.1 GiB at L = 2,048. This build needs
+0.411 and 0.364 of what that one did by XLA's memory analysis of both compiled on CPU
+(:data:`BUILD_RATIO`), so the estimate is anchored at the measurements times those
+ratios. Beside a fixed part (parameters and a few chunk intermediates), the memory that
+grows with L comes from the MSA representations (N x L x 256 and E x L x 64 values:
+per residue) and from the pair representation and its updates (L x L x 128 values: per
+residue pair). Fitting the two anchors, beside 0.4 GiB of parameters and three 64 MiB
+chunks, gives about 2.0 MiB per residue and 0.96 KiB per residue pair at the full MSA;
+the per-residue part is scaled with the MSA rows actually run, the chunk budget counts
+three times, and bfloat16 is taken as 0.48 x float32 for the parts that grow with L
+(most activations halve; layer norms, softmaxes and the recycled state stay float32;
+bounded by the one bfloat16 run measured, 4,096 residues on the H100). Usable memory is
+60% of what an accelerator reports free (fitted to the runs that fit and the two that
+did not, see USABLE_FRACTION), 90% on CPU:
 on GPU ``bytes_limit - bytes_in_use`` of ``memory_stats()`` (JAX's pool, by
 default 75% of the card; ``XLA_PYTHON_CLIENT_MEM_FRACTION`` raises it), on CPU the
 host's available RAM.
@@ -47,11 +49,22 @@ log = logging.getLogger(__name__)
 MIB = 1 << 20
 GIB = 1 << 30
 
-#: The H100 measurements the estimate is fitted to: (residues, live bytes), with the
-#: configuration below.
+#: The H100 measurements the estimate starts from: (residues, live bytes), with the
+#: configuration below, made with the model as it was before commit d1e59f6.
 MEASURED_LIVE_BYTES: tuple[tuple[int, int], ...] = ((1024, int(8.6 * GIB)),
                                                    (2048, int(23.1 * GIB)))
 MEASURED_MSA_ROWS, MEASURED_EXTRA_ROWS, MEASURED_CHUNK_BYTES = 512, 5120, 64 * MIB
+#: What one pass of this build needs over what that build needed, at the measured
+#: configuration, from XLA's memory analysis of the two compiled on CPU
+#: (``benchmarks/compiled_memory.py``: 5.11 / 12.44 GiB at L = 1,024, 13.14 / 36.05 GiB
+#: at L = 2,048; the earlier build kept the pass before's outputs and did not donate the
+#: recycled state). Not yet measured on a GPU: XLA's figures for the compiled model,
+#: checked before it runs, decide in the end.
+BUILD_RATIO: tuple[float, ...] = (0.411, 0.364)
+#: The anchors of the estimate: the measurements times the ratios.
+ESTIMATE_ANCHORS: tuple[tuple[int, int], ...] = tuple(
+    (length, int(live * ratio))
+    for (length, live), ratio in zip(MEASURED_LIVE_BYTES, BUILD_RATIO, strict=True))
 #: float32 parameters of one monomer model (about 93 M values), rounded up.
 PARAMS_BYTES = 400 * MIB
 #: Channels of the cluster and extra MSA representations (Suppl. Table 1 / 1.7.2).
@@ -154,7 +167,7 @@ class ModelShape:
 def _fit() -> tuple[float, float]:
     """Per-residue and per-pair bytes at the measured configuration (two-point fit)."""
     fixed = PARAMS_BYTES + CHUNKS_ALIVE * MEASURED_CHUNK_BYTES
-    (l1, m1), (l2, m2) = MEASURED_LIVE_BYTES
+    (l1, m1), (l2, m2) = ESTIMATE_ANCHORS
     y1, y2 = m1 - fixed, m2 - fixed
     per_pair = (y2 - y1 * l2 / l1) / (l2 * l2 - l1 * l2)
     per_residue = (y1 - per_pair * l1 * l1) / l1
