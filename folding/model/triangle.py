@@ -42,12 +42,12 @@ class TriangleMultiplicationConfig:
 #: pair-sized arrays) fits this many chunk budgets (8 GiB at a GPU's largest budget of
 #: 256 MiB, 512 MiB at the CPU's 16 MiB); beyond, its channels are cut into blocks.
 TRIANGLE_BUDGET_FACTOR = 32
-#: Each channel block re-reads the normalised pair representation once, so the
-#: channels are never cut into more blocks than this (16 of 128 channels per block:
-#: a transient of 7/8 of one pair-sized array).
+#: Each channel block reads the pair representation again and redoes its layer norm,
+#: so the channels are never cut into more blocks than this (16 of 128 channels per
+#: block: a transient of 7/8 of one pair-sized array).
 MAX_CHANNEL_BLOCKS = 8
-#: Pair-sized arrays alive per intermediate channel while a block of edges is made:
-#: the two projections, their two gates and the block of the triangle product.
+#: [L, L] arrays alive per intermediate channel while a block of edges is made: the
+#: two projections, their two gates, their transposed copies and the product.
 _EDGE_ARRAYS_PER_CHANNEL = 7
 
 

@@ -61,10 +61,17 @@ class RelaxConfig:
     violations: ViolationConfig = dataclasses.field(
         default_factory=lambda: ViolationConfig(legacy_ca_c_n_stddev=True))
     ramp: tuple[float, ...] = (0.3, 0.1, 0.03)
+    #: Attempts at the whole relaxation when OpenMM fails (AlphaFold retries a failed
+    #: minimisation too). On a badly clashing model (untrained parameters) the CPU
+    #: platform's multithreaded minimiser sometimes blows up to NaN at once and
+    #: sometimes not: the P61626 demo model failed 1 run in 3.
+    max_attempts: int = 3
 
     def __post_init__(self) -> None:
         if self.max_passes < 1:
             raise ValueError(f"max_passes must be at least 1, got {self.max_passes}")
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -281,12 +288,19 @@ def relax(protein: Protein, config: RelaxConfig | None = None) -> RelaxResult:
     start = time.perf_counter()
     before = find_violations(protein, config.violations)
     criteria = _criteria(config.violations)
-    try:
-        passes, best = _run_passes(protein, config)
-    except Exception as error:  # any failure keeps the unrelaxed model
-        log.debug("relax failed", exc_info=True)
-        return _not_relaxed(protein, before, f"relax failed: {type(error).__name__}: {error}",
-                            start, criteria=criteria)
+    for attempt in range(1, config.max_attempts + 1):
+        try:
+            passes, best = _run_passes(protein, config)
+            break
+        except Exception as error:  # any failure keeps the unrelaxed model
+            log.debug("relax attempt %d failed", attempt, exc_info=True)
+            reason = f"{type(error).__name__}: {error}"
+            if attempt == config.max_attempts:
+                times = "" if attempt == 1 else f" ({attempt} attempts)"
+                return _not_relaxed(protein, before, f"relax failed{times}: {reason}",
+                                    start, criteria=criteria)
+            log.warning("relax attempt %d of %d failed (%s); trying again", attempt,
+                        config.max_attempts, reason)
     minimization, after = best.minimization, best.violations
     extra: dict[str, Any] = {
         "passes": len(passes), "iterations": tuple(p.minimization.iterations for p in passes),
