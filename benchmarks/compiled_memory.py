@@ -60,7 +60,8 @@ def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra
         template_pseudo_beta=spec((t, length_, 3), f32),
         template_pseudo_beta_mask=spec((t, length_), f32))
     embeddings = config.network.trunk.embeddings
-    zeros = RecycledState.zeros(length_, embeddings.msa_channel, embeddings.pair_channel)
+    zeros = RecycledState.zeros(length_, embeddings.msa_channel, embeddings.pair_channel,
+                                global_config.compute_dtype)
     prev = jax.tree_util.tree_map(lambda x: spec(x.shape, x.dtype), zeros)
     params = nest({k: spec(v, f32) for k, v in parameter_shapes(config.network).items()})
     start = time.perf_counter()

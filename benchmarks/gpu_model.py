@@ -257,7 +257,8 @@ def _worker_ours(variant: str, features_path: Path, params_path: Path, args) -> 
     assert outputs["p"].num_recycles == args.num_recycle
     trimmed = features.trimmed() if global_config.trim_msa_padding else features
     emb = config.network.trunk.embeddings
-    prev = RecycledState.zeros(trimmed.num_res, emb.msa_channel, emb.pair_channel)
+    prev = RecycledState.zeros(trimmed.num_res, emb.msa_channel, emb.pair_channel,
+                               global_config.compute_dtype)
     with jax.default_matmul_precision(global_config.resolved_matmul_precision):
         lowered = runner._apply.lower(runner.params, None, trimmed.inputs(0), prev)
     result.update({

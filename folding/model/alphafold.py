@@ -148,7 +148,11 @@ class AlphaFold(hk.Module):
     def __call__(self, inputs: ModelInputs, prev: RecycledState,
                  dropout: bool = False) -> IterationOutput:
         key = hk.next_rng_key() if dropout else None
-        prev = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), prev)
+        # The recycled pair stays in the trunk's dtype: in bfloat16 it holds bfloat16
+        # values, which a float32 copy would only double (18 GB at L = 6,000).
+        prev = RecycledState(jnp.asarray(prev.prev_pos, jnp.float32),
+                             jnp.asarray(prev.prev_msa_first_row, jnp.float32),
+                             jnp.asarray(prev.prev_pair, self.global_config.compute_dtype))
         return AlphaFoldIteration(self.config, self.global_config)(inputs, prev, key)
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any
 
 import jax
 import numpy as np
@@ -82,11 +83,13 @@ class RecycledState:
     prev_pair: jax.Array           # [L, L, c_z]
 
     @staticmethod
-    def zeros(num_res: int, msa_channel: int = 256, pair_channel: int = 128) -> RecycledState:
-        """The state before the first iteration: all zeros."""
+    def zeros(num_res: int, msa_channel: int = 256, pair_channel: int = 128,
+              pair_dtype: Any = np.float32) -> RecycledState:
+        """The state before the first iteration: all zeros. The pair is in the trunk's
+        dtype (:attr:`GlobalConfig.compute_dtype`), which is what an iteration returns."""
         return RecycledState(np.zeros((num_res, 37, 3), np.float32),
                              np.zeros((num_res, msa_channel), np.float32),
-                             np.zeros((num_res, num_res, pair_channel), np.float32))
+                             np.zeros((num_res, num_res, pair_channel), pair_dtype))
 
 
 def _kind(array: np.ndarray) -> str | None:

@@ -102,7 +102,7 @@ class InvariantPointAttention(hk.Module):
         def attend(q_s, q_x, q_y, q_z, pair_rows, mask_rows):
             """Query rows R: [R, H, C] scalars, [R, H, P] points, [R, L, Cz] pair."""
             if pair_norm is not None:
-                pair_rows = layer_norm(pair_rows, *pair_norm)
+                pair_rows = layer_norm(pair_rows.astype(jnp.float32), *pair_norm)
             scalar_logits = jnp.einsum("qhc,khc->hqk", scalar_weight * q_s, k_scalar)
             q_hlp = Vec3(q_x, q_y, q_z).map(lambda a: jnp.swapaxes(a, 0, 1)[:, :, None, :])
             dist2 = q_hlp.squared_distance(k_hlp)  # [H, R, L, P]

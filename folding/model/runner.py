@@ -184,7 +184,8 @@ class ModelRunner:
         self._prepared = (features, prepared)
         features = prepared[0]
         emb = self.config.network.trunk.embeddings
-        prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel)
+        prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel,
+                                   self.config.global_config.compute_dtype)
         key = jax.random.PRNGKey(0) if self.config.global_config.eval_dropout else None
         with jax.default_matmul_precision(
                 self.config.global_config.resolved_matmul_precision):
@@ -218,7 +219,8 @@ class ModelRunner:
             features, real = self._prepare(features)
         self._prepared = None
         emb = c.network.trunk.embeddings
-        prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel)
+        prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel,
+                                   c.global_config.compute_dtype)
         base_key = jax.random.PRNGKey(seed)
         changes: list[float] = []
         output = None

@@ -188,12 +188,11 @@ class StructureModule(hk.Module):
             single = LayerNorm(name="single_layer_norm")(single.astype(jnp.float32))
             initial_act = single
             act = Linear(c.num_channel, name="initial_projection")(single)
-            pair = pair.astype(jnp.float32)
             pair_ln = LayerNorm(name="pair_layer_norm")
             pair_norm = None
             if chunk_bytes is None:
-                pair = pair_ln(pair)
-            else:
+                pair = pair_ln(pair.astype(jnp.float32))
+            else:  # normalised (in float32) a block at a time inside the attention
                 pair_norm = pair_ln.params(pair.shape[-1])
             mask = seq_mask.astype(jnp.float32)
             fold_iteration = FoldIteration(c)

@@ -136,6 +136,8 @@ class EmbeddingsAndEvoformer(hk.Module):
         msa, pair = run_stack(iteration, c.evoformer_num_block, msa, pair, msa_mask,
                               pair_mask, next(keys))
         single = Linear(c.embeddings.seq_channel, name="single_activations")(msa[0])
-        return TrunkOutput(single=single.astype(jnp.float32), pair=pair.astype(jnp.float32),
+        # The pair stays in the trunk's dtype (exact either way: a float32 copy of
+        # bfloat16 values adds nothing); its readers convert a block at a time.
+        return TrunkOutput(single=single.astype(jnp.float32), pair=pair,
                            msa=msa[:num_seq].astype(jnp.float32),
                            msa_first_row=msa[0].astype(jnp.float32))
