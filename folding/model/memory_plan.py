@@ -26,8 +26,8 @@ residue pair). Fitting the two anchors, beside 0.4 GiB of parameters and three 6
 chunks, gives about 2.0 MiB per residue and 0.96 KiB per residue pair at the full MSA;
 the per-residue part is scaled with the MSA rows actually run, the chunk budget counts
 three times, and bfloat16 is taken as 0.48 x float32 for the parts that grow with L
-(most activations halve; layer norms, softmaxes and the recycled state stay float32;
-bounded by the one bfloat16 run measured, 4,096 residues on the H100). Usable memory is
+(most activations halve, the recycled pair too; layer norms and softmaxes stay
+float32; bounded by the one bfloat16 run measured, 4,096 residues on the H100). Usable memory is
 60% of what an accelerator reports free (fitted to the runs that fit and the two that
 did not, see USABLE_FRACTION), 90% on CPU:
 on GPU ``bytes_limit - bytes_in_use`` of ``memory_stats()`` (JAX's pool, by
