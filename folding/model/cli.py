@@ -217,8 +217,8 @@ def _memory_plan(args: argparse.Namespace, config, features, buckets: bool):
     log.info("%s", plan.describe())
     if not plan.fits and not args.no_memory_check and not args.no_spill and \
             host_spill.decide(plan, memory_plan.host_memory()[1]).spill:
-        # The estimate is an upper bound fitted to older, larger builds of the model;
-        # XLA's figures after compiling decide whether to run again with more memory.
+        # The estimate is only an estimate (see memory_plan); XLA's figures after
+        # compiling decide whether to run again with more memory.
         log.info("the estimate does not fit as JAX started; deciding from XLA's compiled "
                  "memory figures whether more memory is needed")
         return plan

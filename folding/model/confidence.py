@@ -64,6 +64,14 @@ def tm_score_d0(num_res: Array | float) -> Array:
     return 1.24 * (n - 15.0) ** (1.0 / 3.0) - 1.8
 
 
+def expected_tm_term(probs: Array, breaks: Array, residue_weights: Array) -> Array:
+    """The TM term 1 / (1 + (e / d0)^2) averaged over the error bins, [..., L], from the
+    bin probabilities [..., L, num_bins]; d0 is set by the sum of ``residue_weights``."""
+    d0 = tm_score_d0(jnp.sum(residue_weights))
+    tm_per_bin = 1.0 / (1.0 + jnp.square(bin_centers(breaks)) / jnp.square(d0))
+    return jnp.sum(probs * tm_per_bin, axis=-1)
+
+
 def predicted_tm_score(logits: Array, breaks: Array, residue_weights: Array | None = None,
                        asym_id: Array | None = None) -> Array:
     """pTM (or, given ``asym_id``, interface pTM) from the PAE head's logits.
@@ -77,9 +85,7 @@ def predicted_tm_score(logits: Array, breaks: Array, residue_weights: Array | No
     num_res = logits.shape[0]
     weights = (jnp.ones(num_res, jnp.float32) if residue_weights is None
                else jnp.asarray(residue_weights, jnp.float32))
-    d0 = tm_score_d0(jnp.sum(weights))
-    tm_per_bin = 1.0 / (1.0 + jnp.square(bin_centers(breaks)) / jnp.square(d0))
-    tm = jnp.sum(jax.nn.softmax(logits, axis=-1) * tm_per_bin, axis=-1)  # [L, L]
+    tm = expected_tm_term(jax.nn.softmax(logits, axis=-1), breaks, weights)  # [L, L]
     if asym_id is None:
         pair_mask = jnp.ones((num_res, num_res), bool)
     else:
@@ -112,11 +118,8 @@ def aligned_error_rows(logits: Array, breaks: Array, row_weights: Array,
     the terms times their weights.
     """
     probs = jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1)
-    centers = bin_centers(breaks)
-    pae = jnp.sum(probs * centers, axis=-1)
-    d0 = tm_score_d0(jnp.sum(residue_weights))
-    tm_per_bin = 1.0 / (1.0 + jnp.square(centers) / jnp.square(d0))
-    tm = jnp.sum(probs * tm_per_bin, axis=-1)
+    pae = jnp.sum(probs * bin_centers(breaks), axis=-1)
+    tm = expected_tm_term(probs, breaks, residue_weights)
     pair_weights = row_weights[:, None] * residue_weights[None, :]
     normalized = pair_weights / (1e-8 + jnp.sum(pair_weights, axis=-1, keepdims=True))
     return pae, jnp.sum(tm * normalized, axis=-1)
