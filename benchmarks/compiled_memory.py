@@ -8,10 +8,10 @@ allocated) on the default backend and prints ``memory_analysis()`` of the execut
 arguments, outputs, the temporaries, which XLA places in one buffer (on a GPU the
 single allocation that must fit beside everything else), the outputs held in the
 donated recycled state's buffers, and what a pass needs (arguments + temporaries +
-outputs - those), the figure ``folding model run`` checks before running. Comparing
-the temporaries of two versions of the model at the same shape shows what a change
-saves; on CPU the
-buffer assignment differs from a GPU's, so the figures there are a proxy. ``--peak N``
+outputs - those), the figure ``folding model run`` checks before running, and what the
+pair heads (distogram and PAE, run once on the last pass's pair) need. Comparing the
+temporaries of two versions of the model at the same shape shows what a change saves;
+on CPU the buffer assignment differs from a GPU's, so the figures there are a proxy. ``--peak N``
 also lists the N largest buffers alive at the peak of the schedule, with the model
 operation that made each (from XLA's buffer live-range dump).
 """
@@ -37,11 +37,11 @@ def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra
     import jax
     import jax.numpy as jnp
 
-    from folding.model.alphafold import forward
     from folding.model.config import model_config
     from folding.model.features import ModelInputs, RecycledState
     from folding.model.global_config import GlobalConfig
     from folding.model.params import nest, parameter_shapes
+    from folding.model.runner import compiled_iteration, compiled_pair_heads
 
     config = model_config("model_1_ptm")
     global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20)
@@ -64,14 +64,23 @@ def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra
                                 global_config.compute_dtype)
     prev = jax.tree_util.tree_map(lambda x: spec(x.shape, x.dtype), zeros)
     params = nest({k: spec(v, f32) for k, v in parameter_shapes(config.network).items()})
+    gib = 2.0 ** 30
+
+    def needed(stats) -> float:
+        return round((stats.argument_size_in_bytes + stats.temp_size_in_bytes
+                      + stats.output_size_in_bytes - stats.alias_size_in_bytes) / gib, 3)
+
     start = time.perf_counter()
     with jax.default_matmul_precision(global_config.resolved_matmul_precision):
-        # As the runner compiles it: the recycled state is donated to the next one.
-        compiled = jax.jit(forward(config.network, global_config).apply,
-                           donate_argnums=(3,)).lower(params, None, inputs, prev).compile()
+        # As the runner compiles them: the pair heads (run once, on the last pass's
+        # pair) and the pass, whose recycled state is donated to the next one. The
+        # pass is compiled last, so that ``--peak`` reads its dump.
+        heads = compiled_pair_heads(config.network, global_config).lower(
+            params, None, prev.prev_pair, inputs.seq_mask).compile()
+        compiled = compiled_iteration(config.network, global_config).lower(
+            params, None, inputs, prev).compile()
     seconds = time.perf_counter() - start
     stats = compiled.memory_analysis()
-    gib = 2.0 ** 30
     return {"length": length, "dtype": dtype, "chunk_mb": chunk_mb, "clusters": clusters,
             "extra": extra, "templates": templates, "backend": jax.default_backend(),
             "compile_s": round(seconds, 1),
@@ -79,10 +88,8 @@ def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra
             "output_gib": round(stats.output_size_in_bytes / gib, 3),
             "temp_gib": round(stats.temp_size_in_bytes / gib, 3),
             "alias_gib": round(stats.alias_size_in_bytes / gib, 3),
-            "needed_gib": round((stats.argument_size_in_bytes + stats.temp_size_in_bytes
-                                 + stats.output_size_in_bytes - stats.alias_size_in_bytes)
-                                / gib, 3)}
-
+            "needed_gib": needed(stats),
+            "pair_heads_needed_gib": needed(heads.memory_analysis())}
 
 def peak_buffers(dump_dir: Path, count: int) -> list[str]:
     """The ``count`` largest buffers alive at the schedule's peak, from XLA's dump."""

@@ -4,11 +4,17 @@ Suppl. Alg. 2 lines 5-22 for one pass. The Haiku tree is ``alphafold`` ->
 ``alphafold_iteration`` -> ``evoformer`` (the trunk), ``structure_module`` and the
 heads, which puts every parameter at its official path. The recycling loop lives in
 :mod:`folding.model.runner`: each pass is one call of the compiled iteration.
+
+The two heads read from the pair representation alone, the distogram and the PAE head,
+can also run as a separate transform (:func:`pair_heads_forward`) on the final pass's
+recycled pair, which is the trunk's output pair: the passes before the last then skip
+them, and the distogram's [L, L, 64] logits (9 GB in float32 at L = 6,000) are not
+held beside the trunk's own buffers at its peak.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import haiku as hk
 import jax
@@ -61,14 +67,15 @@ class IterationOutput:
         final_atom_positions: [L, 37, 3] atom37 coordinates (Angstrom).
         final_atom_mask: [L, 37] atoms the residue types have.
         plddt: [L] pLDDT (0-100); ``mean_plddt`` its mean over the residues.
-        distogram_logits: [L, L, 64]; ``distogram_bin_edges`` [63] (Angstrom).
+        distogram_logits: [L, L, 64]; ``distogram_bin_edges`` [63] (Angstrom); None
+            for a pass run without the pair heads (see :class:`PairHeadsOutput`).
         masked_msa_logits: [N, L, 23].
         experimentally_resolved_logits: [L, 37].
         plddt_logits: [L, 50].
         predicted_aligned_error: [L, L] PAE (Angstrom), ``max_predicted_aligned_error``
-            and ``ptm``: None without the PAE head. The PAE head's logits (64 bins per
-            residue pair, 9 GB in float32 at L = 6,000) are reduced to these on the
-            device and not returned.
+            and ``ptm``: None without the PAE head or the pair heads. The PAE head's
+            logits (64 bins per residue pair, 9 GB in float32 at L = 6,000) are
+            reduced to these on the device and not returned.
         recycled: the state the next iteration starts from.
         single: [L, c_s] trunk single representation.
     """
@@ -77,8 +84,8 @@ class IterationOutput:
     final_atom_mask: jax.Array
     plddt: jax.Array
     mean_plddt: jax.Array
-    distogram_logits: jax.Array
-    distogram_bin_edges: jax.Array
+    distogram_logits: jax.Array | None
+    distogram_bin_edges: jax.Array | None
     masked_msa_logits: jax.Array
     experimentally_resolved_logits: jax.Array
     plddt_logits: jax.Array
@@ -87,6 +94,28 @@ class IterationOutput:
     predicted_aligned_error: jax.Array | None = None
     max_predicted_aligned_error: jax.Array | None = None
     ptm: jax.Array | None = None
+
+
+@jax.tree_util.register_dataclass
+@dataclass(frozen=True)
+class PairHeadsOutput:
+    """The heads that read the pair representation alone (Suppl. 1.9.8 distogram,
+    1.9.7 PAE and pTM); the PAE fields are None for a model without the PAE head."""
+
+    distogram_logits: jax.Array
+    distogram_bin_edges: jax.Array
+    predicted_aligned_error: jax.Array | None = None
+    max_predicted_aligned_error: jax.Array | None = None
+    ptm: jax.Array | None = None
+
+
+def with_pair_heads(output: IterationOutput, heads: PairHeadsOutput) -> IterationOutput:
+    """A pass's outputs completed by the pair heads run on its trunk's pair."""
+    return replace(output, distogram_logits=heads.distogram_logits,
+                   distogram_bin_edges=heads.distogram_bin_edges,
+                   predicted_aligned_error=heads.predicted_aligned_error,
+                   max_predicted_aligned_error=heads.max_predicted_aligned_error,
+                   ptm=heads.ptm)
 
 
 class AlphaFoldIteration(hk.Module):
@@ -99,41 +128,52 @@ class AlphaFoldIteration(hk.Module):
         self.global_config = global_config
 
     def __call__(self, inputs: ModelInputs, prev: RecycledState,
-                 key: jax.Array | None = None) -> IterationOutput:
+                 key: jax.Array | None = None, pair_heads: bool = True) -> IterationOutput:
+        """With ``pair_heads`` False the distogram and PAE fields are None: the caller
+        runs :func:`run_pair_heads` on the recycled pair of the pass it keeps."""
         c = self.config
         dropout = key is not None
         rep = EmbeddingsAndEvoformer(c.trunk, self.global_config)(inputs, prev, key)
         structure = StructureModule(c.structure_module)(
             rep.single, rep.pair, inputs.aatype, inputs.seq_mask, is_training=dropout,
             chunk_bytes=self.global_config.chunk_bytes)
-        # The pair-sized heads run a block of rows at a time (no [L, L, 64] temporaries).
-        chunk_bytes = self.global_config.chunk_bytes
-        distogram = DistogramHead(c.heads.distogram)(rep.pair, chunk_bytes)
         masked_msa = MaskedMsaHead(c.heads.masked_msa)(rep.msa)
         resolved = ExperimentallyResolvedHead()(rep.single)
         plddt_logits = PredictedLDDTHead(c.heads.predicted_lddt)(structure.single)
-        aligned = None
-        if c.heads.predicted_aligned_error is not None:
-            aligned = AlignedErrorByRows(c.heads.predicted_aligned_error)(
-                rep.pair, inputs.seq_mask, chunk_bytes)
         metrics = confidence.confidence_metrics(plddt_logits, inputs.seq_mask)
-        return IterationOutput(
+        output = IterationOutput(
             final_atom_positions=structure.final_atom_positions,
             final_atom_mask=structure.final_atom_mask,
             plddt=metrics.plddt,
             mean_plddt=metrics.mean_plddt,
-            distogram_logits=distogram.logits,
-            distogram_bin_edges=distogram.bin_edges,
+            distogram_logits=None,
+            distogram_bin_edges=None,
             masked_msa_logits=masked_msa,
             experimentally_resolved_logits=resolved,
             plddt_logits=plddt_logits,
             recycled=RecycledState(structure.final_atom_positions, rep.msa_first_row,
                                    rep.pair),
             single=rep.single,
-            predicted_aligned_error=None if aligned is None else aligned.pae,
-            max_predicted_aligned_error=None if aligned is None else aligned.max_pae,
-            ptm=None if aligned is None else aligned.ptm,
         )
+        if not pair_heads:
+            return output
+        return with_pair_heads(output, run_pair_heads(
+            c, self.global_config, rep.pair, inputs.seq_mask))
+
+
+def run_pair_heads(config: NetworkConfig, global_config: GlobalConfig, pair: jax.Array,
+                   seq_mask: jax.Array) -> PairHeadsOutput:
+    """The distogram and PAE heads on the trunk's output pair [L, L, c_z], a block of
+    rows at a time (no [L, L, 64] temporaries beside the distogram itself), made in the
+    current Haiku scope (``alphafold/alphafold_iteration`` for their official paths)."""
+    chunk_bytes = global_config.chunk_bytes
+    distogram = DistogramHead(config.heads.distogram)(pair, chunk_bytes)
+    if config.heads.predicted_aligned_error is None:
+        return PairHeadsOutput(distogram.logits, distogram.bin_edges)
+    aligned = AlignedErrorByRows(config.heads.predicted_aligned_error)(
+        pair, seq_mask, chunk_bytes)
+    return PairHeadsOutput(distogram.logits, distogram.bin_edges, aligned.pae,
+                           aligned.max_pae, aligned.ptm)
 
 
 class AlphaFold(hk.Module):
@@ -146,22 +186,38 @@ class AlphaFold(hk.Module):
         self.global_config = global_config
 
     def __call__(self, inputs: ModelInputs, prev: RecycledState,
-                 dropout: bool = False) -> IterationOutput:
+                 dropout: bool = False, pair_heads: bool = True) -> IterationOutput:
         key = hk.next_rng_key() if dropout else None
         # The recycled pair stays in the trunk's dtype: in bfloat16 it holds bfloat16
         # values, which a float32 copy would only double (18 GB at L = 6,000).
         prev = RecycledState(jnp.asarray(prev.prev_pos, jnp.float32),
                              jnp.asarray(prev.prev_msa_first_row, jnp.float32),
                              jnp.asarray(prev.prev_pair, self.global_config.compute_dtype))
-        return AlphaFoldIteration(self.config, self.global_config)(inputs, prev, key)
+        return AlphaFoldIteration(self.config, self.global_config)(inputs, prev, key,
+                                                                   pair_heads)
 
 
-def forward(config: NetworkConfig, global_config: GlobalConfig) -> hk.Transformed:
+def forward(config: NetworkConfig, global_config: GlobalConfig,
+            pair_heads: bool = True) -> hk.Transformed:
     """The Haiku transform of one iteration: ``apply(params, rng, inputs, prev)``.
 
-    ``rng`` may be None unless ``global_config.eval_dropout`` is set.
+    ``rng`` may be None unless ``global_config.eval_dropout`` is set. Without
+    ``pair_heads`` the distogram and PAE are left to :func:`pair_heads_forward`.
     """
     def fn(inputs: ModelInputs, prev: RecycledState) -> IterationOutput:
-        return AlphaFold(config, global_config)(inputs, prev, global_config.eval_dropout)
+        return AlphaFold(config, global_config)(inputs, prev, global_config.eval_dropout,
+                                                pair_heads)
+
+    return hk.transform(fn)
+
+
+def pair_heads_forward(config: NetworkConfig, global_config: GlobalConfig
+                       ) -> hk.Transformed:
+    """The Haiku transform of the pair heads alone: ``apply(params, None, pair,
+    seq_mask)`` on an iteration's recycled pair, with the iteration's parameters."""
+    def fn(pair: jax.Array, seq_mask: jax.Array) -> PairHeadsOutput:
+        with hk.name_scope("alphafold"), hk.name_scope("alphafold_iteration"):
+            return run_pair_heads(config, global_config,
+                                  jnp.asarray(pair, global_config.compute_dtype), seq_mask)
 
     return hk.transform(fn)

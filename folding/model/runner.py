@@ -26,7 +26,14 @@ from numpy.typing import ArrayLike
 
 from folding.common.atoms import ATOM37_INDEX
 from folding.errors import InputError
-from folding.model.alphafold import IterationOutput, NetworkConfig, forward
+from folding.model.alphafold import (
+    IterationOutput,
+    NetworkConfig,
+    PairHeadsOutput,
+    forward,
+    pair_heads_forward,
+    with_pair_heads,
+)
 from folding.model.buckets import (
     BucketShape,
     bucket_shape,
@@ -124,15 +131,25 @@ class Prediction:
 
 @functools.lru_cache(maxsize=8)
 def compiled_iteration(network: NetworkConfig, global_config: GlobalConfig) -> Callable:
-    """The jitted ``apply(params, key, inputs, prev)`` of one iteration.
+    """The jitted ``apply(params, key, inputs, prev)`` of one pass, without the pair heads.
 
     Shared by every runner of the same network (the five models of a target with the
     same settings, repeated runs in one process): XLA compiles once per input shape.
     ``prev`` is donated: the recycled state it holds on the device becomes the buffers
     of the next one (one pair representation less in memory, 18 GB at L = 6,000), so
-    a caller must not read ``prev``'s device arrays after the call.
+    a caller must not read ``prev``'s device arrays after the call. The distogram and
+    PAE heads are left to :func:`compiled_pair_heads`, run once on the kept pass.
     """
-    return jax.jit(forward(network, global_config).apply, donate_argnums=(3,))
+    return jax.jit(forward(network, global_config, pair_heads=False).apply,
+                   donate_argnums=(3,))
+
+
+@functools.lru_cache(maxsize=8)
+def compiled_pair_heads(network: NetworkConfig, global_config: GlobalConfig) -> Callable:
+    """The jitted ``apply(params, None, pair, seq_mask)`` of the distogram and PAE heads
+    (Suppl. 1.9.7-1.9.8), run on the final pass's recycled pair: the earlier passes
+    do not compute them, and the final pass's peak does not hold the distogram."""
+    return jax.jit(pair_heads_forward(network, global_config).apply)
 
 
 def run_shape(config: ModelConfig, features: ProcessedFeatures, buckets: bool) -> BucketShape:
@@ -166,20 +183,31 @@ class ModelRunner:
         self.buckets = buckets
         self.params = jax.device_put(params)
         self._apply = compiled_iteration(config.network, config.global_config)
+        self._pair_heads = compiled_pair_heads(config.network, config.global_config)
         # The features :meth:`compiled_memory` prepared, kept for the :meth:`predict`
         # that follows on the same features (padding a deep MSA is not free).
         self._prepared: tuple[ProcessedFeatures, _Prepared] | None = None
 
     def iteration(self, features: ProcessedFeatures, r: int, prev: RecycledState,
                   key: jax.Array | None) -> IterationOutput:
-        """One pass on slice ``r`` from ``prev`` (no output cast, float32)."""
+        """One pass on slice ``r`` from ``prev`` (no output cast, float32), without the
+        pair heads (:meth:`pair_heads` completes it)."""
         with jax.default_matmul_precision(
                 self.config.global_config.resolved_matmul_precision):
             return self._apply(self.params, key, features.inputs(r), prev)
 
+    def pair_heads(self, pair: jax.Array, seq_mask: ArrayLike) -> PairHeadsOutput:
+        """The distogram and PAE heads on a pass's recycled pair [L, L, c_z]."""
+        with jax.default_matmul_precision(
+                self.config.global_config.resolved_matmul_precision):
+            return self._pair_heads(self.params, None, pair, seq_mask)
+
     def compiled_memory(self, features: ProcessedFeatures) -> CompiledMemory:
-        """XLA's memory analysis of the iteration at these features' shape, compiling it
-        (the compiled executable is the one :meth:`predict` then runs)."""
+        """XLA's memory analysis at these features' shape, compiling the pass and the
+        pair heads (the executables :meth:`predict` then runs): the one that needs more.
+        The pair heads run after the last pass, beside its outputs; they need less than
+        the pass in practice (the pair and the distogram against the pair and the
+        trunk's pair-sized temporaries)."""
         prepared = self._prepare(features)
         self._prepared = (features, prepared)
         features = prepared[0]
@@ -189,11 +217,17 @@ class ModelRunner:
         key = jax.random.PRNGKey(0) if self.config.global_config.eval_dropout else None
         with jax.default_matmul_precision(
                 self.config.global_config.resolved_matmul_precision):
-            compiled = self._apply.lower(self.params, key, features.inputs(0), prev).compile()
-        stats = compiled.memory_analysis()
-        return CompiledMemory(int(stats.argument_size_in_bytes),
-                              int(stats.output_size_in_bytes), int(stats.temp_size_in_bytes),
-                              int(stats.alias_size_in_bytes))
+            compiled = [
+                self._apply.lower(self.params, key, features.inputs(0), prev).compile(),
+                self._pair_heads.lower(self.params, None, prev.prev_pair,
+                                       features.arrays["seq_mask"][0]).compile()]
+        figures = []
+        for executable in compiled:
+            stats = executable.memory_analysis()
+            figures.append(CompiledMemory(
+                int(stats.argument_size_in_bytes), int(stats.output_size_in_bytes),
+                int(stats.temp_size_in_bytes), int(stats.alias_size_in_bytes)))
+        return max(figures, key=lambda f: f.needed_bytes)
 
     def predict(self, features: ProcessedFeatures, seed: int = 0,
                 callback: Callable[[int, IterationOutput, float], None] | None = None
@@ -201,7 +235,9 @@ class ModelRunner:
         """Run all recycling passes (or until the early-stop tolerance is met).
 
         ``callback(r, output, change)`` sees each pass's outputs; their recycled state
-        (``output.recycled``) is donated to the next pass, so it must not be kept.
+        (``output.recycled``) is donated to the next pass, so it must not be kept. The
+        passes do not run the pair heads (their distogram and PAE fields are None):
+        those run once, on the last pass's pair.
         """
         c = self.config
         if features.use_templates != c.uses_templates:
@@ -246,8 +282,9 @@ class ModelRunner:
                 log.info("%s: recycling stopped early after %d recycles", c.name, r)
                 break
         assert output is not None
-        final = self._crop(output, real)
         last = len(changes) - 1
+        heads = self.pair_heads(output.recycled.prev_pair, features.arrays["seq_mask"][last])
+        final = self._crop(with_pair_heads(output, heads), real)
         n = real.num_res
         return Prediction(c.name, self.params_id, seed, last, tuple(changes), final,
                           features.arrays["aatype"][last][:n],

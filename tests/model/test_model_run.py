@@ -12,6 +12,8 @@ import functools
 import re
 import subprocess
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from model_cases import max_diff, real_template, synthetic_raw
@@ -20,8 +22,9 @@ from folding.cli import main
 from folding.data.processing.config import processing_config_for
 from folding.data.processing.pipeline import process_features
 from folding.model import params as model_params
+from folding.model.alphafold import forward, pair_heads_forward
 from folding.model.config import model_config
-from folding.model.features import ProcessedFeatures, validate_processed
+from folding.model.features import ProcessedFeatures, RecycledState, validate_processed
 from folding.model.runner import ModelRunner
 
 pytestmark = pytest.mark.slow
@@ -66,8 +69,10 @@ def test_cli_untrained_run_raw_features_and_pdb(tmp_path, small_target, venv_bin
     # XLA's own memory figures are checked before running, from the compilation the run
     # then uses (no second compilation of the iteration).
     assert "memory plan: L=" in done.stderr and "compiled: arguments" in done.stderr
+    # Once each for 2 passes: the pass, the pair heads after the last one, and JAX's
+    # small helper computations (before the pair heads were split off: 3).
     compilations = re.search(r"(\d+) XLA compilations", done.stderr)
-    assert compilations and int(compilations.group(1)) <= 3, done.stderr[-2000:]
+    assert compilations and int(compilations.group(1)) <= 4, done.stderr[-2000:]
     result = np.load(out)
     length = 24
     shapes = {"final_atom_positions": (length, 37, 3), "final_atom_mask": (length, 37),
@@ -186,6 +191,32 @@ def test_early_stop_and_dropout_sampling(small_target):
     b = sampling.predict(one, seed=2).output.final_atom_positions
     assert max_diff(a, b) > 1e-3  # different dropout masks, different samples
     assert max_diff(a, sampling.predict(one, seed=1).output.final_atom_positions) == 0
+
+
+def test_pair_heads_after_the_last_pass_equal_the_whole_iteration(small_target):
+    """The runner's passes skip the distogram and PAE heads and runs them once on the
+    last pass's recycled pair: the same numbers as one iteration with every head, and
+    under the official parameter paths (a subset of the iteration's)."""
+    name = "model_3_ptm"
+    features = _features(name, _processed(name, small_target, num_recycle=0))
+    runner = _runner(name, 0)
+    kept = runner.predict(features).output
+    config = runner.config
+    whole = jax.jit(forward(config.network, config.global_config).apply)(
+        runner.params, None, features.inputs(0),
+        RecycledState.zeros(features.num_res, 256, 128))
+    assert whole.distogram_logits is not None and whole.ptm is not None
+    for field in ("distogram_logits", "predicted_aligned_error", "ptm",
+                  "max_predicted_aligned_error", "final_atom_positions"):
+        scale = max(1.0, float(np.abs(getattr(whole, field)).max()))
+        assert max_diff(getattr(kept, field), getattr(whole, field)) < 1e-5 * scale, field
+    heads_tree = jax.eval_shape(
+        pair_heads_forward(config.network, config.global_config).init,
+        jax.random.PRNGKey(0), jnp.zeros((8, 8, 128)), jnp.ones(8))
+    shapes = model_params.parameter_shapes(config.network)
+    flat = {f"{scope}//{name}": leaf.shape for scope, leaves in heads_tree.items()
+            for name, leaf in leaves.items()}
+    assert flat and all(shapes[key] == shape for key, shape in flat.items()), flat
 
 
 def _rigid_motion(seed=0):
