@@ -49,7 +49,7 @@ def main() -> None:
     import jax
     import jax.numpy as jnp
 
-    from folding.model.attention import attend, cuda_flash_attention_available
+    from folding.model.attention_core import attend, cuda_flash_attention_available
     from folding.model.pallas_attention import KernelBlocks, flash_attention
 
     on_gpu = cuda_flash_attention_available()

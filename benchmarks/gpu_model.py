@@ -327,7 +327,7 @@ def _worker_attention() -> dict:
     import jax
     import jax.numpy as jnp
 
-    from folding.model.attention import (
+    from folding.model.attention_core import (
         attend,
         cuda_flash_attention_available,
         dot_product_attention,

@@ -28,7 +28,7 @@ import jax.numpy as jnp
 
 _DTYPES = {"float32": jnp.float32, "bfloat16": jnp.bfloat16, "float16": jnp.float16}
 _PRECISIONS = ("auto", "default", "high", "highest", "bfloat16", "tensorfloat32", "float32")
-# Kept in step with folding.model.attention.ATTENTION_IMPLEMENTATIONS (tested).
+# Kept in step with folding.model.attention_core.ATTENTION_IMPLEMENTATIONS (tested).
 _ATTENTION = ("auto", "xla", "cudnn", "pallas")
 
 
@@ -46,9 +46,9 @@ class GlobalConfig:
             :attr:`resolved_matmul_precision`). On CPU float32 matmuls are exact
             float32 whatever this says; on a GPU "default" means TF32.
         attention: implementation of the attention core
-            (:func:`folding.model.attention.attend`): "auto" (on a CUDA GPU in
+            (:func:`folding.model.attention_core.attend`): "auto" (on a CUDA GPU in
             bfloat16/float16 the fastest fused kernel that runs the head size, see
-            :data:`folding.model.attention.AUTO_PREFERENCE`; else the plain XLA path),
+            :data:`folding.model.attention_core.AUTO_PREFERENCE`; else the plain XLA path),
             "xla" (always the plain path), "cudnn" (cuDNN's fused flash attention) or
             "pallas" (our Pallas flash-attention kernel with the pair bias and key
             mask read separately, :mod:`folding.model.pallas_attention`); the last two

@@ -17,13 +17,12 @@ from folding.model.attention import (
     AttentionConfig,
     GatedAttention,
     GlobalAttention,
-    attention_implementation,
     attention_item_bytes,
     gated_attention,
     global_attention,
-    mask_bias,
     pair_bias,
 )
+from folding.model.attention_core import attention_implementation, mask_bias
 from folding.model.global_config import GlobalConfig
 from folding.model.primitives import LayerNorm, layer_norm
 

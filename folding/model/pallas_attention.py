@@ -10,7 +10,7 @@ query block once per item (neighbouring items hit it in L2) and the key bias as 
 vector per item. Logits, softmax and the weighted sum stay on chip (FlashAttention-2's
 online softmax, in float32), so nothing of size ``[B, H, Q, K]`` is ever written.
 
-Semantics are those of :func:`folding.model.attention.attend`'s plain path: logits
+Semantics are those of :func:`folding.model.attention_core.attend`'s plain path: logits
 plus both biases, clipped to +-1e8 (so a query whose keys are all masked gets uniform
 weights over them), softmax in float32. Head sizes under 16 are padded to 16 inside
 the kernel (Triton's matrix units need 16); sequence lengths are padded to the block
@@ -31,7 +31,7 @@ import jax.numpy as jnp
 from jax.experimental import pallas as pl
 from jax.experimental.pallas import triton as plgpu
 
-#: Logit clip of the plain path (folding.model.attention.LOGIT_CLIP).
+#: Logit clip of the plain path (folding.model.attention_core.LOGIT_CLIP).
 _CLIP = 1e8
 _LOG2E = math.log2(math.e)
 

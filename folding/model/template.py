@@ -22,7 +22,8 @@ import jax
 import jax.numpy as jnp
 
 from folding.common import atoms
-from folding.model.attention import AttentionConfig, GatedAttention, mask_bias
+from folding.model.attention import AttentionConfig, GatedAttention
+from folding.model.attention_core import mask_bias
 from folding.model.embeddings import distogram_one_hot
 from folding.model.global_config import GlobalConfig
 from folding.model.layer_stack import LayerStack

@@ -19,12 +19,11 @@ from folding.model import chunking
 from folding.model.attention import (
     AttentionConfig,
     GatedAttention,
-    attention_implementation,
     attention_item_bytes,
     gated_attention,
-    mask_bias,
     pair_bias,
 )
+from folding.model.attention_core import attention_implementation, mask_bias
 from folding.model.global_config import GlobalConfig
 from folding.model.primitives import LayerNorm, dense, layer_norm, linear_params
 

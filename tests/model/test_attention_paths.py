@@ -1,6 +1,6 @@
 """The attention core's implementations against each other (issue 7, fast attention path).
 
-Every attention of the model goes through :func:`folding.model.attention.attend`; a
+Every attention of the model goes through :func:`folding.model.attention_core.attend`; a
 trace of whole models records the head sizes it meets (8, 16 and 32: ColabFold's fused
 kernels once gave wrong results under 16, so each is tested). For each size, with
 random inputs, masked keys and one fully masked query row:
@@ -24,10 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from folding.model import attention
+from folding.model import attention, attention_core
 from folding.model import global_config as global_config_module
-from folding.model.attention import (
-    AttentionConfig,
+from folding.model.attention import AttentionConfig
+from folding.model.attention_core import (
     attend,
     attention_implementation,
     cuda_flash_attention_available,
@@ -55,7 +55,7 @@ def _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, dtype, seed=0, pref
     """Random q (pre-scaled), k, v, a key-mask bias with the first item fully masked.
 
     ``prefix``: each item keeps its first keys only (padding last, as in the model),
-    which :func:`attention.dot_product_attention` passes as key lengths."""
+    which :func:`attention_core.dot_product_attention` passes as key lengths."""
     rng = np.random.default_rng(seed)
     q = rng.normal(size=(batch, num_q, heads, head_dim)) * head_dim ** -0.5
     k = rng.normal(size=(batch, num_k, heads, head_dim))
@@ -67,7 +67,7 @@ def _inputs(batch, num_q, num_k, heads, head_dim, pair_bias, dtype, seed=0, pref
         mask = (rng.random((batch, num_k)) > 0.3).astype(np.float32)
     mask[0] = 0.0                       # a fully masked row of the batch
     mask[1:, 0] = 1.0                   # every other item keeps a key
-    bias = attention.mask_bias(jnp.asarray(mask), dtype)[:, None, None, :]
+    bias = attention_core.mask_bias(jnp.asarray(mask), dtype)[:, None, None, :]
     shared = (jnp.asarray(rng.normal(size=(heads, num_q, num_k)), dtype)
               if pair_bias else None)
     cast = [jnp.asarray(x, dtype) for x in (q, k, v)]
@@ -147,7 +147,7 @@ def test_implementation_choice_on_this_machine():
     assert attention_implementation("auto", jnp.bfloat16, 12, 12) == (
         "pallas" if ON_CUDA else "xla")
     assert attention_implementation("auto", *args) == (
-        attention.AUTO_PREFERENCE[0] if ON_CUDA else "xla")
+        attention_core.AUTO_PREFERENCE[0] if ON_CUDA else "xla")
     if not ON_CUDA:
         with pytest.raises(ValueError, match="cuDNN attention needs"):
             attention_implementation("cudnn", *args)
@@ -157,7 +157,7 @@ def test_implementation_choice_on_this_machine():
         attention_implementation("flash", *args)
     with pytest.raises(ValueError, match="attention must be one of"):
         GlobalConfig(attention="flash")
-    assert global_config_module._ATTENTION == attention.ATTENTION_IMPLEMENTATIONS
+    assert global_config_module._ATTENTION == attention_core.ATTENTION_IMPLEMENTATIONS
 
 
 def test_float32_mode_is_real_float32():
@@ -314,7 +314,7 @@ def test_pallas_path_through_model_modules_interpreted(module, monkeypatch):
 
     monkeypatch.setattr(pallas_attention, "flash_attention", counted)
     # float32 here (the kernel takes any dtype; the model asks for it in half precision).
-    monkeypatch.setattr(attention, "pallas_attention_supported", lambda *args: True)
+    monkeypatch.setattr(attention_core, "pallas_attention_supported", lambda *args: True)
     rng = np.random.default_rng(7)
     length, heads, head_dim = 19, 4, 16
     channels = heads * head_dim
