@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import jax
@@ -82,16 +82,16 @@ def flatten(params: Mapping[str, Mapping[str, np.ndarray]]) -> dict[str, np.ndar
             for name, value in leaves.items()}
 
 
-def check_params(flat: Mapping[str, np.ndarray], config: NetworkConfig, model_name: str,
-                 source: str) -> None:
-    """Raise one clear :class:`InputError` for a missing, extra or misshapen key."""
-    expected = parameter_shapes(config)
+def check_shapes(flat: Mapping[str, np.ndarray], expected: Mapping[str, tuple[int, ...]],
+                 model_name: str, source: str, missing_hint: str = "") -> None:
+    """Raise one clear :class:`InputError` for a key of ``flat`` missing from, extra to
+    or misshapen against ``expected`` (``missing_hint`` follows a missing key)."""
     missing = sorted(set(expected) - set(flat))
     extra = sorted(set(flat) - set(expected))
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise InputError(f"{source}: parameter {missing[0]!r} is missing{more}: this is not a "
-                         f"parameter file of {model_name}")
+        raise InputError(f"{source}: parameter {missing[0]!r} is missing{more}{missing_hint}: "
+                         f"this is not a parameter file of {model_name}")
     if extra:
         more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
         raise InputError(f"{source}: unexpected parameter {extra[0]!r}{more}: this is not a "
@@ -103,8 +103,16 @@ def check_params(flat: Mapping[str, np.ndarray], config: NetworkConfig, model_na
                              f"expects {shape}")
 
 
-def load_params(path: str | Path, config: NetworkConfig, model_name: str) -> Params:
-    """Read an official parameter file (``params_model_1_ptm.npz``), checked."""
+def check_params(flat: Mapping[str, np.ndarray], config: NetworkConfig, model_name: str,
+                 source: str) -> None:
+    """Raise one clear :class:`InputError` for a missing, extra or misshapen key."""
+    check_shapes(flat, parameter_shapes(config), model_name, source)
+
+
+def read_parameter_file(path: str | Path, model_name: str,
+                        check: Callable[[Mapping[str, np.ndarray], str], None]) -> Params:
+    """Read an official ``.npz`` parameter file: ``check(flat, source)`` checks its keys
+    and shapes, then every array must be finite floating point (read as float32)."""
     path = Path(path)
     if not path.is_file():
         raise MissingResourceError(f"parameter file {path} not found; download the AlphaFold "
@@ -115,7 +123,7 @@ def load_params(path: str | Path, config: NetworkConfig, model_name: str) -> Par
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
         raise InputError(f"{path} is not a readable .npz parameter file (truncated or another "
                          f"format: {error})") from None
-    check_params(flat, config, model_name, str(path))
+    check(flat, str(path))
     for key, value in flat.items():
         if not np.issubdtype(value.dtype, np.floating):
             raise InputError(f"{path}: parameter {key!r} has dtype {value.dtype}, expected "
@@ -124,6 +132,12 @@ def load_params(path: str | Path, config: NetworkConfig, model_name: str) -> Par
             raise InputError(f"{path}: parameter {key!r} holds non-finite values")
         flat[key] = value.astype(np.float32, copy=False)
     return nest(flat)
+
+
+def load_params(path: str | Path, config: NetworkConfig, model_name: str) -> Params:
+    """Read an official parameter file (``params_model_1_ptm.npz``), checked."""
+    return read_parameter_file(
+        path, model_name, lambda flat, source: check_params(flat, config, model_name, source))
 
 
 def file_sha256(path: str | Path) -> str:

@@ -11,18 +11,23 @@ shape-for-shape check against :func:`multimer_parameter_shapes`.
 from __future__ import annotations
 
 import functools
-import zipfile
 from pathlib import Path
 
 import jax
 import numpy as np
 
-from folding.errors import InputError, MissingResourceError
 from folding.model.features import RecycledState
 from folding.model.global_config import GlobalConfig
 from folding.model.multimer.alphafold import MultimerNetworkConfig, multimer_forward
 from folding.model.multimer.features import MultimerInputs
-from folding.model.params import RANDOM_WEIGHT_SCALE, Params, flatten, nest
+from folding.model.params import (
+    RANDOM_WEIGHT_SCALE,
+    Params,
+    check_shapes,
+    flatten,
+    nest,
+    read_parameter_file,
+)
 
 #: Module paths whose parameters carry a leading block dimension.
 _STACKED = ("/evoformer_iteration/", "/extra_msa_stack/", "/template_embedding_iteration/")
@@ -67,49 +72,18 @@ def multimer_parameter_shapes(config: MultimerNetworkConfig) -> dict[str, tuple[
 def check_multimer_params(flat: dict[str, np.ndarray], config: MultimerNetworkConfig,
                           model_name: str, source: str) -> None:
     """Raise one clear :class:`InputError` for a missing, extra or misshapen key."""
-    expected = multimer_parameter_shapes(config)
-    missing = sorted(set(expected) - set(flat))
-    extra = sorted(set(flat) - set(expected))
-    if missing:
-        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        hint = ""
-        if any("left_projection" in k for k in flat):
-            hint = " (unfused triangle weights: a monomer or multimer v1/v2 file?)"
-        raise InputError(f"{source}: parameter {missing[0]!r} is missing{more}{hint}: this is "
-                         f"not a parameter file of {model_name}")
-    if extra:
-        more = f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""
-        raise InputError(f"{source}: unexpected parameter {extra[0]!r}{more}: this is not a "
-                         f"parameter file of {model_name}")
-    for key, shape in expected.items():
-        got = tuple(np.shape(flat[key]))
-        if got != shape:
-            raise InputError(f"{source}: parameter {key!r} has shape {got}, {model_name} "
-                             f"expects {shape}")
+    hint = ""
+    if any("left_projection" in k for k in flat):
+        hint = " (unfused triangle weights: a monomer or multimer v1/v2 file?)"
+    check_shapes(flat, multimer_parameter_shapes(config), model_name, source, hint)
 
 
 def load_multimer_params(path: str | Path, config: MultimerNetworkConfig,
                          model_name: str) -> Params:
     """Read an official multimer parameter file (``params_model_1_multimer_v3.npz``)."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingResourceError(f"parameter file {path} not found; download the AlphaFold "
-                                   "parameters or run with --untrained-params")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            flat = {key: data[key] for key in data.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as error:
-        raise InputError(f"{path} is not a readable .npz parameter file (truncated or another "
-                         f"format: {error})") from None
-    check_multimer_params(flat, config, model_name, str(path))
-    for key, value in flat.items():
-        if not np.issubdtype(value.dtype, np.floating):
-            raise InputError(f"{path}: parameter {key!r} has dtype {value.dtype}, expected "
-                             "floating point")
-        if not np.all(np.isfinite(value)):
-            raise InputError(f"{path}: parameter {key!r} holds non-finite values")
-        flat[key] = value.astype(np.float32, copy=False)
-    return nest(flat)
+    return read_parameter_file(
+        path, model_name,
+        lambda flat, source: check_multimer_params(flat, config, model_name, source))
 
 
 def _fan_in(name: str, shape: tuple[int, ...]) -> int:
