@@ -48,7 +48,7 @@ from folding.provenance import (
     tool_versions,
     write_stage_record,
 )
-from folding.workflow.plan import PRECOMPUTED_MSA_FILES
+from folding.workflow.steps import PRECOMPUTED_MSA_FILES
 
 #: Files the msas/ folder may hold; collect removes those the plan no longer produces.
 KNOWN_MSA_FILES = (*PRECOMPUTED_MSA_FILES, "uniprot_hits.sto", "pdb_hits.sto", "pdb_hits.hhr",

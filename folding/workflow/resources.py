@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from folding.workflow.plan import SearchStep
+    from folding.workflow.steps import SearchStep
 
 #: HMMER filter cells (database residue x query residue) one thread checks per second,
 #: a conservative figure for the MSV filter with SSE/AVX on a cluster CPU.
@@ -124,7 +124,7 @@ def jackhmmer_size(length: int, database_residues: int, threads: int, base_mem_m
 
 def search_size(step: SearchStep, sequence: str) -> JobSize:
     """The size of one MSA search job: ``step`` (its tool, databases, threads and base
-    memory, from :mod:`folding.workflow.plan`) for the query ``sequence``."""
+    memory, from :mod:`folding.workflow.steps`) for the query ``sequence``."""
     length = residues(sequence)
     base = step.mem_mb
     if step.tool == "jackhmmer":

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from folding.workflow import resources
-from folding.workflow.plan import SearchStep
 from folding.workflow.resources import JobSize, Placement
+from folding.workflow.steps import SearchStep
 
 PROFILE = Path(__file__).resolve().parents[2] / "workflows" / "profiles" / "slurm"
 

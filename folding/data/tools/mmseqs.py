@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from folding.data.tools.base import find_binary, run_tool, tool_version
+from folding.data.tools.msa_server import ENV_A3M
 from folding.errors import MissingResourceError
 
 
@@ -57,9 +58,6 @@ class MmseqsReport:
     commands: tuple[str, ...]
     version: str
     seconds: float
-
-
-ENV_A3M = "bfd.mgnify30.metaeuk30.smag30.a3m"
 
 
 def check_database(db: str | os.PathLike[str]) -> None:
