@@ -17,7 +17,10 @@ import shutil
 import numpy as np
 import pytest
 
-from folding.data.templates.featurise import TemplateDatabase, TemplateFeaturiser
+from folding.data.templates.database import TemplateDatabase
+from folding.data.templates.featurise import (
+    TemplateFeaturiser,
+)
 from folding.data.templates.hits import TemplateHit
 from folding.data.templates.mmcif import read_mmcif
 from folding.data.tools.kalign import MIN_LENGTH, Kalign

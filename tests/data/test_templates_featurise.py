@@ -15,10 +15,9 @@ import numpy as np
 import pytest
 
 from folding.data.parsers.fasta import parse_fasta
+from folding.data.templates.database import TemplateDatabase, read_obsolete
 from folding.data.templates.featurise import (
-    TemplateDatabase,
     TemplateFeaturiser,
-    read_obsolete,
 )
 from folding.data.templates.hits import TemplateHit, parse_hhr, parse_hmmsearch_sto
 from folding.data.tools.kalign import Kalign

@@ -49,13 +49,12 @@ from folding.data.multimer.chain_features import (
 from folding.data.multimer.chains import Assembly, AssemblyChain
 from folding.data.multimer.complex_features import complex_features
 from folding.data.parsers.read import read_msa
+from folding.data.templates.database import TemplateDatabase, parse_max_template_date
 from folding.data.templates.featurise import (
     MAX_TEMPLATE_HITS,
     NUM_TEMPLATE_AATYPES,
-    TemplateDatabase,
     TemplateFeatures,
     TemplateFeaturiser,
-    parse_max_template_date,
 )
 from folding.data.templates.hits import parse_hmmsearch_sto
 from folding.data.templates.search import search_templates

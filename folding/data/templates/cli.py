@@ -44,12 +44,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from folding.atomic import write_json, write_text
+from folding.data.templates.database import TemplateDatabase, parse_max_template_date
 from folding.data.templates.featurise import (
     MAX_TEMPLATE_HITS,
-    TemplateDatabase,
     TemplateFeatures,
     TemplateFeaturiser,
-    parse_max_template_date,
 )
 from folding.data.templates.hits import TemplateHit, parse_hhr, parse_hmmsearch_sto
 from folding.data.templates.search import search_m8_templates, search_templates

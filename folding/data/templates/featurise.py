@@ -27,17 +27,16 @@ from __future__ import annotations
 
 import datetime
 import logging
-import os
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
 
 from folding.common.alphabet import HHBLITS_AA_TO_ID
 from folding.common.atoms import ATOM37_INDEX, NUM_ATOM37
+from folding.data.templates.database import TemplateDatabase
 from folding.data.templates.hits import TemplateHit, query_to_hit_mapping
 from folding.data.templates.mmcif import (
     MmcifEntry,
@@ -47,7 +46,7 @@ from folding.data.templates.mmcif import (
     read_release_date,
 )
 from folding.data.tools.kalign import Kalign
-from folding.errors import InputError, MissingResourceError, ToolError
+from folding.errors import ToolError
 
 logger = logging.getLogger(__name__)
 
@@ -146,49 +145,6 @@ def _bytes_array(texts: Sequence[str]) -> np.ndarray:
     out = np.empty(len(texts), dtype=object)
     out[:] = [text.encode() for text in texts]
     return out
-
-
-def read_obsolete(path: str | os.PathLike[str]) -> dict[str, str | None]:
-    """PDB's ``obsolete.dat``: obsolete id -> replacing id (None when simply removed)."""
-    obsolete: dict[str, str | None] = {}
-    for raw in Path(path).read_text().splitlines():
-        line = raw.strip()
-        if not line.startswith("OBSLTE"):
-            continue
-        # "OBSLTE    31-JUL-94 116L     216L" (replaced) or "OBSLTE    06-NOV-19 6G9Y" (removed)
-        if len(line) > 30:
-            obsolete[line[20:24].lower()] = line[29:33].lower()
-        elif len(line) == 24:
-            obsolete[line[20:24].lower()] = None
-    return obsolete
-
-
-@dataclass(frozen=True)
-class TemplateDatabase:
-    """A local PDB mmCIF folder (``pdb_mmcif/mmcif_files``) and its obsolete list."""
-
-    mmcif_dir: Path
-    obsolete: Mapping[str, str | None] = field(default_factory=dict)
-
-    @classmethod
-    def open(
-        cls, mmcif_dir: str | os.PathLike[str], obsolete_path: str | os.PathLike[str] | None = None
-    ) -> TemplateDatabase:
-        """Check ``mmcif_dir`` holds ``*.cif`` files; read ``obsolete_path`` when given.
-
-        Without ``obsolete_path``, ``obsolete.dat`` beside ``mmcif_dir`` (AlphaFold's
-        ``pdb_mmcif`` layout) is read when it exists.
-        """
-        folder = Path(mmcif_dir)
-        if not folder.is_dir() or next(folder.glob("*.cif"), None) is None:
-            raise MissingResourceError(
-                f"template mmCIF folder {folder} has no .cif files; give the "
-                "pdb_mmcif/mmcif_files folder of the template database"
-            )
-        if obsolete_path is None and (folder.parent / "obsolete.dat").is_file():
-            obsolete_path = folder.parent / "obsolete.dat"
-        obsolete = read_obsolete(obsolete_path) if obsolete_path is not None else {}
-        return cls(folder, obsolete)
 
 
 class _SkipError(Exception):
@@ -440,13 +396,3 @@ def _chain_atoms(chain: ProteinChain, pdb_id: str) -> tuple[np.ndarray, np.ndarr
         raise _SkipError(f"{pdb_id}_{chain.author_id} has consecutive CA atoms more than "
                     f"{MAX_CA_CA_DISTANCE:g} A apart", "warning")
     return chain.atom_positions, chain.atom_mask
-
-
-def parse_max_template_date(text: str) -> datetime.date:
-    """``YYYY-MM-DD`` -> date; InputError naming the option otherwise."""
-    try:
-        return datetime.date.fromisoformat(text)
-    except ValueError as error:
-        raise InputError(
-            f"--max-template-date {text!r} is not a date; give it as YYYY-MM-DD"
-        ) from error
