@@ -13,6 +13,13 @@
 # device tool brings back. Every figure it prints goes, with its command, into
 # benchmarks/README.md.
 set -u
+case ${1:-} in
+memory | attention | lengths | profile) ;;
+*)
+    echo "usage: bash benchmarks/gpu_session.sh memory|attention|lengths|profile" >&2
+    exit 2
+    ;;
+esac
 OUT=${OUT:-/tmp/gpu_session_out}
 mkdir -p "$OUT"
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
@@ -60,9 +67,5 @@ profile)
         --profile /tmp/gpu_profile
     step profile_table 100 python3 benchmarks/gpu_profile.py /tmp/gpu_profile/L1000 \
         --top 40
-    ;;
-*)
-    echo "usage: bash benchmarks/gpu_session.sh memory|attention|lengths|profile" >&2
-    exit 2
     ;;
 esac
