@@ -31,7 +31,9 @@ or colabfold-kernels; also run automatically when ``ours_bf16``/``ref_stock`` fa
 ``ours_bf16_pallas`` and ``ours_bf16_cudnn`` (bfloat16 with our Pallas attention kernel
 or cuDNN's, whatever "auto" would choose).
 
-Our chunk budget is ``--chunk-mb`` (default on a GPU: 4096 MiB, on CPU GlobalConfig's).
+Our chunk budget is ``--chunk-mb``; by default on a GPU the memory plan's choice for
+these shapes on this device (what ``folding model run`` uses: at most 256 MiB), on CPU
+GlobalConfig's. The runs of 2026-11-22 used ``--chunk-mb 4096`` (then the default).
 
 TFLOP/s: XLA's cost analysis counts the body of a loop once, not once per trip, and
 both models run their 48 Evoformer blocks, chunked attention and templates in loops,
@@ -227,22 +229,30 @@ def _worker_ours(variant: str, features_path: Path, params_path: Path, args) -> 
     from folding.model.config import model_config
     from folding.model.features import RecycledState, load_processed
     from folding.model.global_config import GlobalConfig
+    from folding.model.memory_plan import device_memory, plan_memory
     from folding.model.params import load_params
-    from folding.model.runner import ModelRunner
+    from folding.model.runner import ModelRunner, memory_shape
 
     on_gpu = jax.devices()[0].platform == "gpu"
-    chunk_mb = args.chunk_mb if args.chunk_mb is not None else (4096 if on_gpu else None)
     global_config = GlobalConfig(
         dtype="float32" if variant in ("ours_fp32", "ours_tf32") else "bfloat16",
         matmul_precision="default" if variant == "ours_tf32" else "auto",
         attention={"ours_bf16_xla": "xla", "ours_bf16_pallas": "pallas",
                    "ours_bf16_cudnn": "cudnn"}.get(variant, "auto"))
-    if chunk_mb is not None:
-        global_config = dataclasses.replace(global_config, chunk_bytes=int(chunk_mb * 2**20))
     config = dataclasses.replace(model_config(args.model, num_recycle=args.num_recycle),
                                  global_config=global_config)
-    params = load_params(params_path, config.network, args.model)
     features = load_processed(features_path, config.uses_templates)
+    if args.chunk_mb is not None:
+        chunk_bytes = int(args.chunk_mb * 2**20)
+    elif on_gpu:  # what `folding model run` would choose here
+        chunk_bytes = plan_memory(memory_shape(config, features, False),
+                                  device_memory()).chunk_bytes
+    else:
+        chunk_bytes = global_config.chunk_bytes
+    config = dataclasses.replace(config, global_config=dataclasses.replace(
+        global_config, chunk_bytes=chunk_bytes))
+    global_config = config.global_config
+    params = load_params(params_path, config.network, args.model)
     runner = ModelRunner(config, params, "benchmark")
     del params
     outputs = {}
@@ -464,7 +474,8 @@ def main() -> None:
                         help="MSA clusters incl. the template torsion rows (model_1/2: 4)")
     parser.add_argument("--extra", type=int, default=5120, help="extra-MSA rows")
     parser.add_argument("--chunk-mb", type=float, default=None,
-                        help="our chunk budget (default: 4096 on a GPU, GlobalConfig's on CPU)")
+                        help="our chunk budget (default: the memory plan's on a GPU, as "
+                             "`folding model run` chooses; GlobalConfig's on CPU)")
     parser.add_argument("--deadline", type=float, default=540.0,
                         help="seconds from the start for the whole run")
     parser.add_argument("--out", type=Path, default=None, help="JSON lines results")

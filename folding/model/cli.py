@@ -201,14 +201,9 @@ def _limit_rows(features, data):
 def _memory_plan(args: argparse.Namespace, config, features, buckets: bool):
     """The memory plan of this run, logged; refuses a target that will not fit."""
     from folding.model import host_spill, memory_plan
-    from folding.model.runner import run_shape
+    from folding.model.runner import memory_shape
 
-    shape = run_shape(config, features, buckets)
-    template_rows = shape.num_templates if config.network.trunk.template.embed_torsion_angles \
-        else 0
-    model_shape = memory_plan.ModelShape(shape.num_res, shape.num_msa + template_rows,
-                                         shape.num_extra_msa, shape.num_templates,
-                                         config.global_config.dtype)
+    model_shape = memory_shape(config, features, buckets)
     chunk_bytes = None if args.chunk_mb is None else args.chunk_mb << 20
     if chunk_bytes is None and os.environ.get(host_spill.SPILL_ENV):
         # Run again for memory: the smallest chunks, whatever the larger pool allows.

@@ -44,7 +44,7 @@ from folding.model.buckets import (
 from folding.model.config import ModelConfig
 from folding.model.features import ProcessedFeatures, RecycledState
 from folding.model.global_config import GlobalConfig
-from folding.model.memory_plan import CompiledMemory
+from folding.model.memory_plan import CompiledMemory, ModelShape
 from folding.model.params import Params
 
 log = logging.getLogger(__name__)
@@ -162,6 +162,17 @@ def run_shape(config: ModelConfig, features: ProcessedFeatures, buckets: bool) -
     if buckets:
         return bucket_shape(features, config.data.max_templates, caps)
     return feature_shape(features)
+
+
+def memory_shape(config: ModelConfig, features: ProcessedFeatures, buckets: bool
+                 ) -> ModelShape:
+    """What memory planning needs of a run: :func:`run_shape`'s sizes, the template
+    torsion rows the MSA stack carries, and the trunk's dtype."""
+    shape = run_shape(config, features, buckets)
+    template_rows = shape.num_templates if config.network.trunk.template.embed_torsion_angles \
+        else 0
+    return ModelShape(shape.num_res, shape.num_msa + template_rows, shape.num_extra_msa,
+                      shape.num_templates, config.global_config.dtype)
 
 
 #: Features as the model runs them, and the real sizes to crop the outputs back to.
