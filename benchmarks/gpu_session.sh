@@ -40,12 +40,12 @@ case ${1:-} in
 memory)
     # XLA's own figures on the GPU (compile only), then real runs through the memory
     # plan as a user's run would go (bigger pool or unified memory when needed).
-    step compiled_bf16 150 python3 benchmarks/compiled_memory.py --lengths 4096,6000 \
+    step compiled_bf16 100 python3 benchmarks/compiled_memory.py --lengths 6000 \
         --dtype bfloat16 --chunk-mb 4
-    step compiled_f32 120 python3 benchmarks/compiled_memory.py --lengths 3072,6000 \
+    step compiled_f32 100 python3 benchmarks/compiled_memory.py --lengths 6000 \
         --dtype float32 --chunk-mb 4
-    step run_bf16_6000 300 python3 benchmarks/gpu_memory.py --lengths 6000 \
-        --dtype bfloat16 --plan --deadline 280 --out "$OUT/memory.jsonl"
+    step run_bf16_6000 360 python3 benchmarks/gpu_memory.py --lengths 6000 \
+        --dtype bfloat16 --plan --deadline 350 --out "$OUT/memory.jsonl"
     ;;
 attention)
     step pallas_tests 150 python3 -m pytest tests/model/test_attention_paths.py -q \
