@@ -107,11 +107,16 @@ def gated_attention(w: AttentionWeights, q_data: jax.Array, m_data: jax.Array,
     k = jnp.einsum("bka,ahc->bkhc", m_data, w.key_w)
     v = jnp.einsum("bka,ahc->bkhc", m_data, w.value_w)
     q = q * key_dim ** (-0.5)
-    out = attend(q, k, v, bias, extra_bias, implementation)
+    return gated_output(w, q_data, attend(q, k, v, bias, extra_bias, implementation))
+
+
+def gated_output(w: AttentionWeights, q_data: jax.Array, attended: jax.Array) -> jax.Array:
+    """Suppl. Alg. 7 lines 5-7: the attended values [..., H, V] gated by
+    sigmoid(``q_data`` [..., a] projections) (with gating) and projected out [..., out]."""
     if w.gating_w is not None:
-        gate = jnp.einsum("bqa,ahc->bqhc", q_data, w.gating_w) + w.gating_b
-        out = out * jax.nn.sigmoid(gate)
-    return jnp.einsum("bqhc,hco->bqo", out, w.output_w) + w.output_b
+        gate = jnp.einsum("...a,ahc->...hc", q_data, w.gating_w) + w.gating_b
+        attended = attended * jax.nn.sigmoid(gate)
+    return jnp.einsum("...hc,hco->...o", attended, w.output_w) + w.output_b
 
 
 def pair_bias(pair: jax.Array, scale: jax.Array, offset: jax.Array, weights: jax.Array,

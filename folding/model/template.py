@@ -22,7 +22,7 @@ import jax
 import jax.numpy as jnp
 
 from folding.common import atoms
-from folding.model.attention import AttentionConfig, GatedAttention
+from folding.model.attention import AttentionConfig, GatedAttention, gated_output
 from folding.model.attention_core import mask_bias
 from folding.model.embeddings import distogram_one_hot
 from folding.model.global_config import GlobalConfig
@@ -200,10 +200,7 @@ class TemplateEmbedding(hk.Module):
                  jnp.zeros((*heads, weights.value_w.shape[-1]), jnp.float32))
         (_, total, weighted), _ = hk.scan(accumulate, state, (per_template, keys, biases))
         attended = (weighted / total[..., None]).astype(pair.dtype)
-        if weights.gating_w is not None:
-            gate = jnp.einsum("ija,ahc->ijhc", pair, weights.gating_w) + weights.gating_b
-            attended = attended * jax.nn.sigmoid(gate)
-        out = jnp.einsum("ijhc,hco->ijo", attended, weights.output_w) + weights.output_b
+        out = gated_output(weights, pair, attended)
         return out * (jnp.sum(template_mask) > 0).astype(out.dtype)
 
 

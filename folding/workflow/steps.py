@@ -46,7 +46,7 @@ from folding.workflow.settings import WorkflowSettings
 #: File names a precomputed MSA folder may hold (AlphaFold's and ColabFold's).
 PRECOMPUTED_MSA_FILES = (
     "uniref90_hits.sto", "mgnify_hits.sto", "small_bfd_hits.sto", "bfd_uniref_hits.a3m",
-    "bfd_uniclust_hits.a3m", "uniref.a3m", "bfd.mgnify30.metaeuk30.smag30.a3m",
+    "bfd_uniclust_hits.a3m", "uniref.a3m", ENV_A3M,
 )
 _HH_SUFFIXES = tuple(f"_{kind}.{ext}" for kind in ("a3m", "hhm", "cs219")
                      for ext in ("ffdata", "ffindex"))
