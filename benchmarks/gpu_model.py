@@ -32,8 +32,9 @@ or colabfold-kernels; also run automatically when ``ours_bf16``/``ref_stock`` fa
 or cuDNN's, whatever "auto" would choose).
 
 Our chunk budget is ``--chunk-mb``; by default on a GPU the memory plan's choice for
-these shapes on this device (what ``folding model run`` uses: at most 256 MiB), on CPU
-GlobalConfig's. The runs of 2026-11-22 used ``--chunk-mb 4096`` (then the default).
+these shapes on this device (what ``folding model run`` uses: 4,096 MiB at L = 1,000 on
+an 80 GB card; at most 256 MiB before 2026-11-23), on CPU GlobalConfig's. The runs of
+2026-11-22 used ``--chunk-mb 4096`` (then the default).
 
 TFLOP/s: XLA's cost analysis counts the body of a loop once, not once per trip, and
 both models run their 48 Evoformer blocks, chunked attention and templates in loops,

@@ -5,7 +5,7 @@
 #
 #   bash benchmarks/gpu_session.sh memory     # this build's memory on the GPU (issue 6/7)
 #   bash benchmarks/gpu_session.sh attention  # Pallas tests, Pallas vs cuDNN vs reference
-#   bash benchmarks/gpu_session.sh chunks     # the plan's chunk budget against 4096 MiB
+#   bash benchmarks/gpu_session.sh chunks     # the plan's chunk budget against 256 MiB
 #   bash benchmarks/gpu_session.sh lengths    # L = 128 and 2500 against the reference
 #   bash benchmarks/gpu_session.sh profile    # where the GPU time goes, by model module
 #
@@ -55,14 +55,15 @@ attention)
         --deadline 400 --out "$OUT/gpu_384_1000.jsonl"
     ;;
 chunks)
-    # Users get the memory plan's budget (at most 256 MiB); the 2026-11-22 speed runs
-    # used 4096 MiB. Does the smaller budget cost speed at L = 1000?
+    # Users get the memory plan's budget (4096 MiB at L = 1000 on 80 GB since
+    # 2026-11-23, at most 256 MiB before: 12,332 chunk-loop iterations per pass against
+    # 640, benchmarks/chunk_steps.py). What does the larger budget gain at L = 1000?
     step chunks_plan 200 python3 benchmarks/gpu_model.py --lengths 1000 \
         --variants ours_bf16 --num-recycle 1 --no-warm --deadline 190 \
         --out "$OUT/gpu_chunks_plan.jsonl"
-    step chunks_4096 200 python3 benchmarks/gpu_model.py --lengths 1000 \
-        --variants ours_bf16 --num-recycle 1 --no-warm --deadline 190 --chunk-mb 4096 \
-        --out "$OUT/gpu_chunks_4096.jsonl"
+    step chunks_256 200 python3 benchmarks/gpu_model.py --lengths 1000 \
+        --variants ours_bf16 --num-recycle 1 --no-warm --deadline 190 --chunk-mb 256 \
+        --out "$OUT/gpu_chunks_256.jsonl"
     ;;
 lengths)
     step model_128 150 python3 benchmarks/gpu_model.py --lengths 128 \

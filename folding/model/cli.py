@@ -13,7 +13,9 @@ official layout: every output says so (log, PDB REMARK 250, ``params_id``).
 
 Before compiling, the run plans its memory (:mod:`folding.model.memory_plan`): the chunk
 budget comes from the sequence length, the MSA sizes and the device's free memory
-(``--chunk-mb`` overrides it). A target estimated not to fit a GPU but to fit the GPU
+(``--chunk-mb`` overrides it); when XLA's figures for a planned GPU budget above 256 MiB
+do not fit, the model is compiled again at 256 MiB or less. A target estimated not to
+fit a GPU but to fit the GPU
 and the host's RAM together is compiled, and if XLA's own memory figures confirm that
 it does not fit, runs again with a larger memory pool or CUDA unified memory, spilling
 to host RAM (:mod:`folding.model.host_spill`; ``--no-spill`` refuses instead); any
@@ -246,6 +248,7 @@ def run(args: argparse.Namespace) -> int:
 
     from folding.common.pdb import to_pdb
     from folding.common.protein import Protein
+    from folding.model import memory_plan
     from folding.model import params as model_params
     from folding.model.config import model_config
     from folding.model.runner import ModelRunner
@@ -306,7 +309,18 @@ def run(args: argparse.Namespace) -> int:
     del params
     if not args.no_memory_check:
         # XLA's own figures, from the compilation the run then uses, before running.
-        plan = plan.with_compiled(runner.compiled_memory(features))
+        runners = {plan.chunk_bytes: runner}
+
+        def compiled_at(chunk_bytes: int):
+            if chunk_bytes not in runners:
+                runners[chunk_bytes] = ModelRunner(
+                    replace(config, global_config=replace(config.global_config,
+                                                          chunk_bytes=chunk_bytes)),
+                    runner.params, params_id, buckets=buckets)
+            return runners[chunk_bytes].compiled_memory(features)
+
+        plan = memory_plan.check_compiled(plan, compiled_at)
+        runner = runners[plan.chunk_bytes]
         log.info("%s", plan.describe())
         _enforce_plan(args, plan)
     prediction = runner.predict(features, seed=args.seed)

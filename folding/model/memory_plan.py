@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -88,8 +89,17 @@ HOST_USABLE_FRACTION = 0.9
 DTYPE_FACTOR = {"float32": 1.0, "bfloat16": 0.48, "float16": 0.48}
 #: Chunk budgets the planner chooses between: on CPU 16 MiB was fastest (see
 #: GlobalConfig.chunk_bytes); on GPU larger chunks mean fewer sequential loop steps.
+#: The traced model_1_ptm pass at L = 1,000 with cuDNN attention runs 12,332 chunk-loop
+#: iterations (1.08 M operations) at 256 MiB and 640 (0.13 M) at 4,096 MiB, the budget
+#: of the H100 speed runs (``benchmarks/chunk_steps.py``).
 CPU_CHUNK_BYTES = 16 * MIB
-GPU_CHUNK_CHOICES = tuple(m * MIB for m in (256, 128, 64, 32, 16, 8, 4))
+GPU_CHUNK_CHOICES = tuple(m * MIB for m in (4096, 2048, 1024, 512, 256, 128, 64, 32, 16,
+                                            8, 4))
+#: Budgets above this one leave blocks of the triangle multiplication whole at long
+#: lengths, which the estimate does not model: a plan above it whose compiled figures
+#: do not fit compiles again at the largest budget up to this one
+#: (:meth:`MemoryPlan.with_smaller_chunks`) before anything spills or is refused.
+FALLBACK_CHUNK_BYTES = 256 * MIB
 CHUNKS_ALIVE = 3
 
 
@@ -232,6 +242,7 @@ class MemoryPlan:
     fits: bool
     longest_fitting: int
     compiled: CompiledMemory | None = None
+    chosen: bool = True
 
     def with_compiled(self, compiled: CompiledMemory) -> MemoryPlan:
         """The plan with XLA's own figures in place of the estimate (after compiling,
@@ -239,6 +250,14 @@ class MemoryPlan:
         needed = compiled.needed_bytes
         fits = self.device.total_bytes == 0 or needed <= self.usable_bytes
         return replace(self, estimated_bytes=needed, fits=fits, compiled=compiled)
+
+    def with_smaller_chunks(self) -> MemoryPlan | None:
+        """The plan again with the budget capped at :data:`FALLBACK_CHUNK_BYTES`, when
+        XLA's figures do not fit a budget the planner chose above it (None otherwise:
+        nothing smaller to try before spilling or refusing)."""
+        if self.fits or not self.chosen or self.chunk_bytes <= FALLBACK_CHUNK_BYTES:
+            return None
+        return plan_memory(self.shape, self.device, max_chunk_bytes=FALLBACK_CHUNK_BYTES)
 
     def describe(self) -> str:
         s = self.shape
@@ -281,6 +300,21 @@ class MemoryPlan:
             f"try {', '.join(hints)}, or --no-memory-check to run anyway")
 
 
+def check_compiled(plan: MemoryPlan, compiled_at: Callable[[int], CompiledMemory]
+                   ) -> MemoryPlan:
+    """``plan`` checked with XLA's figures, ``compiled_at(chunk_bytes)`` (compiling the
+    model at that budget): when a budget the planner chose above
+    :data:`FALLBACK_CHUNK_BYTES` does not fit, once more at the smaller plan's budget."""
+    checked = plan.with_compiled(compiled_at(plan.chunk_bytes))
+    smaller = checked.with_smaller_chunks()
+    if smaller is None:
+        return checked
+    log.info("%s", checked.describe())
+    log.info("compiling again with a chunk budget of %d MiB: XLA's figures for %d MiB do "
+             "not fit", smaller.chunk_bytes // MIB, plan.chunk_bytes // MIB)
+    return smaller.with_compiled(compiled_at(smaller.chunk_bytes))
+
+
 def longest_fitting(shape: ModelShape, usable_bytes: int, chunk_bytes: int) -> int:
     """The longest ``num_res`` whose estimate fits ``usable_bytes`` (0 if none does)."""
     low, high = 0, 1
@@ -297,28 +331,31 @@ def longest_fitting(shape: ModelShape, usable_bytes: int, chunk_bytes: int) -> i
     return low
 
 
-def plan_memory(shape: ModelShape, device: DeviceMemory,
-                chunk_bytes: int | None = None) -> MemoryPlan:
+def plan_memory(shape: ModelShape, device: DeviceMemory, chunk_bytes: int | None = None,
+                max_chunk_bytes: int | None = None) -> MemoryPlan:
     """Choose the chunk budget for ``shape`` on ``device`` and decide whether it fits.
 
     On CPU the budget is 16 MiB (fastest measured there). On GPU it is the largest of
-    256 ... 4 MiB whose estimate fits, so long sequences get smaller chunks; a given
-    ``chunk_bytes`` (``--chunk-mb``) is kept as it is and only checked.
+    4,096 ... 4 MiB (at most ``max_chunk_bytes``) whose estimate fits, so long
+    sequences get smaller chunks; a given ``chunk_bytes`` (``--chunk-mb``) is kept as it
+    is and only checked.
     """
+    chosen = chunk_bytes is None
     if device.total_bytes == 0:  # unknown: the measured configuration, not checked
         chunk_bytes = MEASURED_CHUNK_BYTES if chunk_bytes is None else chunk_bytes
         return MemoryPlan(shape, device, chunk_bytes, estimate_bytes(shape, chunk_bytes), 0,
-                          True, 0)
+                          True, 0, chosen=chosen)
     share = USABLE_FRACTION if device.platform != "cpu" else HOST_USABLE_FRACTION
     usable = int(device.free_bytes * share)
     smallest = GPU_CHUNK_CHOICES[-1]
     if chunk_bytes is None:
-        if device.platform == "gpu":
-            choices = GPU_CHUNK_CHOICES
-        else:
-            choices = tuple(c for c in GPU_CHUNK_CHOICES if c <= CPU_CHUNK_BYTES)
+        largest = CPU_CHUNK_BYTES if device.platform != "gpu" else GPU_CHUNK_CHOICES[0]
+        if max_chunk_bytes is not None:
+            largest = min(largest, max_chunk_bytes)
+        choices = tuple(c for c in GPU_CHUNK_CHOICES if c <= largest) or (smallest,)
         chunk_bytes = next((c for c in choices if estimate_bytes(shape, c) <= usable),
                            choices[-1])
     estimated = estimate_bytes(shape, chunk_bytes)
     return MemoryPlan(shape, device, chunk_bytes, estimated, usable, estimated <= usable,
-                      longest_fitting(shape, usable, min(chunk_bytes, smallest)))
+                      longest_fitting(shape, usable, min(chunk_bytes, smallest)),
+                      chosen=chosen)

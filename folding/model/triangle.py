@@ -38,9 +38,15 @@ class TriangleMultiplicationConfig:
 
 
 #: The triangle multiplication runs in one piece while its transient (about seven
-#: pair-sized arrays) fits this many chunk budgets (8 GiB at a GPU's largest budget of
-#: 256 MiB, 512 MiB at the CPU's 16 MiB); beyond, its channels are cut into blocks.
+#: pair-sized arrays) fits this many chunk budgets (512 MiB at the CPU's 16 MiB), and at
+#: most TRIANGLE_MAX_BYTES (reached from a 256 MiB budget up); beyond, its channels are
+#: cut into blocks.
 TRIANGLE_BUDGET_FACTOR = 32
+#: The cap keeps the triangle's transient at long lengths what it was when 256 MiB was
+#: the GPU's largest chunk budget: larger budgets speed up the chunked attention (fewer
+#: loop steps) without also leaving pair-sized blocks whole, which the memory plan's
+#: estimate does not model.
+TRIANGLE_MAX_BYTES = 8 << 30
 #: Each channel block reads the pair representation again and redoes its layer norm,
 #: so the channels are never cut into more blocks than this (16 of 128 channels per
 #: block: a transient of 7/8 of one pair-sized array).
@@ -57,9 +63,9 @@ class TriangleMultiplication(hk.Module):
     (lines 2-4) a block of intermediate channels at a time, giving the product
     channel-first ([c, i, j]); then the output layer norm, projection and gate (lines
     5-6) a block of rows at a time. Both phases run whole when their transient fits
-    :data:`TRIANGLE_BUDGET_FACTOR` chunk budgets: at a GPU's largest budget, up to about
-    1,550 residues in float32 and 2,190 in bfloat16 (7 x 128 x L^2 values in 8 GiB).
-    """
+    :data:`TRIANGLE_BUDGET_FACTOR` chunk budgets, at most :data:`TRIANGLE_MAX_BYTES`: on
+    a GPU up to about 1,550 residues in float32 and 2,190 in bfloat16 (7 x 128 x L^2
+    values in 8 GiB)."""
 
     def __init__(self, config: TriangleMultiplicationConfig, global_config: GlobalConfig,
                  name: str = "triangle_multiplication") -> None:
@@ -85,7 +91,8 @@ class TriangleMultiplication(hk.Module):
         mask = pair_mask[..., None].astype(dtype)
         equation = "ikc,jkc->cij" if c.outgoing else "kjc,kic->cij"
         itemsize = jnp.dtype(dtype).itemsize
-        budget = TRIANGLE_BUDGET_FACTOR * self.global_config.chunk_bytes
+        budget = min(TRIANGLE_BUDGET_FACTOR * self.global_config.chunk_bytes,
+                     TRIANGLE_MAX_BYTES)
         block = chunking.chunk_size(ci, _EDGE_ARRAYS_PER_CHANNEL * num_res * num_res * itemsize,
                                     budget)
         block = max(block, -(-ci // MAX_CHANNEL_BLOCKS))

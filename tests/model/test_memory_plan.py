@@ -61,7 +61,11 @@ def test_fit_decisions(length, gib, fits):
 
 def test_chunk_budget_follows_free_memory_and_platform():
     roomy = plan_memory(ModelShape(512), _gpu(60))
-    assert roomy.chunk_bytes == 256 * MIB
+    assert roomy.chunk_bytes == 4096 * MIB  # the budget of the H100 speed runs
+    capped = plan_memory(ModelShape(512), _gpu(60), max_chunk_bytes=256 * MIB)
+    assert capped.chunk_bytes == 256 * MIB
+    # A 16 GB card cannot hold three 4 GiB chunks beside the model: smaller ones.
+    assert plan_memory(ModelShape(512), _gpu(0.75 * 16)).chunk_bytes < 4096 * MIB
     # Near the limit the plan takes smaller chunks (three are counted alive).
     shape = ModelShape(1500)
     tight_gib = (estimate_bytes(shape, 16 * MIB) + 1) / GIB / USABLE_FRACTION
@@ -123,3 +127,41 @@ def test_compiled_figures_replace_the_estimate():
     assert "compiled: arguments 1.00 GiB" in refused.describe()
     with pytest.raises(InputError, match="XLA: compiled"):
         refused.check("target.npz")
+
+
+def test_a_large_budget_that_xla_finds_too_big_falls_back_to_smaller_chunks():
+    """A planned GPU budget above FALLBACK_CHUNK_BYTES whose compiled figures do not fit
+    is planned again at most at that budget; a given budget or a small one is not."""
+    from folding.model.memory_plan import FALLBACK_CHUNK_BYTES, CompiledMemory
+
+    plan = plan_memory(ModelShape(2000, dtype="bfloat16"), _gpu(60))
+    assert plan.fits and plan.chunk_bytes > FALLBACK_CHUNK_BYTES and plan.chosen
+    assert plan.with_smaller_chunks() is None  # it fits: nothing to do
+    too_big = CompiledMemory(argument_bytes=GIB, output_bytes=GIB, temp_bytes=60 * GIB)
+    smaller = plan.with_compiled(too_big).with_smaller_chunks()
+    assert smaller is not None and smaller.compiled is None
+    assert smaller.chunk_bytes == FALLBACK_CHUNK_BYTES and smaller.fits
+    # The fallback plan itself has nowhere smaller to go: spill or refuse next.
+    assert smaller.with_compiled(too_big).with_smaller_chunks() is None
+    given = plan_memory(ModelShape(2000, dtype="bfloat16"), _gpu(60), chunk_bytes=4096 * MIB)
+    assert not given.chosen and given.with_compiled(too_big).with_smaller_chunks() is None
+
+
+def test_check_compiled_compiles_again_once_with_smaller_chunks():
+    from folding.model.memory_plan import FALLBACK_CHUNK_BYTES, CompiledMemory, check_compiled
+
+    plan = plan_memory(ModelShape(2000, dtype="bfloat16"), _gpu(60))
+    compiled = []
+
+    def compiled_at(chunk_bytes, big=60 * GIB):
+        compiled.append(chunk_bytes)
+        temp = big if chunk_bytes > FALLBACK_CHUNK_BYTES else GIB
+        return CompiledMemory(argument_bytes=GIB, output_bytes=GIB, temp_bytes=temp)
+
+    checked = check_compiled(plan, compiled_at)
+    assert compiled == [plan.chunk_bytes, FALLBACK_CHUNK_BYTES]
+    assert checked.fits and checked.chunk_bytes == FALLBACK_CHUNK_BYTES
+    assert checked.estimated_bytes == 3 * GIB  # XLA's figures of the fallback
+    compiled.clear()
+    assert check_compiled(plan, lambda c: compiled_at(c, big=GIB)).chunk_bytes == plan.chunk_bytes
+    assert compiled == [plan.chunk_bytes]  # it fit: one compilation

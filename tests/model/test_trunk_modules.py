@@ -11,6 +11,7 @@ import dataclasses
 
 import haiku as hk
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from model_cases import WEIGHT_SCALE, max_diff
@@ -248,3 +249,21 @@ def test_trunk_config_defaults_match_reference():
         e.template.dgram_features.min_bin, e.template.dgram_features.max_bin,
         e.template.dgram_features.num_bins)
     assert t.template_pair_stack.num_block == e.template.template_pair_stack.num_block
+
+
+def test_triangle_multiplication_blocks_alike_at_any_budget_from_256_mib():
+    """Above 256 MiB a larger chunk budget no longer leaves the triangle update's
+    channel blocks whole (TRIANGLE_MAX_BYTES): at L = 2,304 in bfloat16 (a transient of
+    8.9 GiB) the traced update has the same loops at 256 MiB and 4,096 MiB."""
+    pair = jax.ShapeDtypeStruct((2304, 2304, 128), jnp.bfloat16)
+    mask = jax.ShapeDtypeStruct((2304, 2304), jnp.float32)
+
+    def loops(chunk_mb):
+        g = GlobalConfig(dtype="bfloat16", chunk_bytes=chunk_mb << 20)
+        fn = hk.transform(lambda p, m: triangle.TriangleMultiplication(
+            OURS.triangle_multiplication_outgoing, g, name="x")(p, m))
+        params = jax.eval_shape(fn.init, jax.random.PRNGKey(0), pair, mask)
+        jaxpr = jax.make_jaxpr(fn.apply)(params, None, pair, mask)
+        return [e.params["length"] for e in jaxpr.jaxpr.eqns if e.primitive.name == "scan"]
+
+    assert loops(256) == loops(4096) != []

@@ -1,0 +1,137 @@
+"""Sequential work of one model pass by chunk budget, from the traced program (no GPU).
+
+    python3 benchmarks/chunk_steps.py --lengths 384,1000 --chunk-mb 256,4096 \
+        [--attention cudnn|pallas|xla] [--dtype bfloat16]
+
+Traces one recycling pass of model_1_ptm (full MSA: 512 clusters, 5,120 extra rows, 4
+templates; abstract inputs, nothing compiled or allocated) and walks its jaxpr: every
+chunked operation of :mod:`folding.model.chunking` is a loop, and a GPU runs a loop's
+iterations one after another, each launching its kernels. It prints, per pass, the
+loop iterations (the 48 Evoformer blocks and the other layer stacks included) and the
+operations executed counting each loop body once per iteration (before XLA's fusion,
+so an upper bound on kernels, but the ratio between budgets is what it shows).
+
+The chunk sizes depend on the attention kernel (:func:`folding.model.attention.
+attention_item_bytes`), so ``--attention cudnn`` or ``pallas`` traces the model as a
+GPU would run it: this script tells the model those kernels are available and stands
+a plain computation in for them (only the shapes matter here). It needs no GPU and
+takes seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def pretend_kernels_available(kernel: str) -> None:
+    """Let the model choose ``kernel`` on this backend, computed by plain JAX ops."""
+    import jax
+    import jax.numpy as jnp
+
+    from folding.model import attention_core, pallas_attention
+
+    attention_core.fused_attention_supported = lambda *a: kernel == "cudnn"
+    attention_core.pallas_attention_supported = lambda *a: kernel == "pallas"
+    plain = jax.nn.dot_product_attention
+
+    def any_backend(*args, implementation=None, **kwargs):
+        return plain(*args, implementation=None, **kwargs)
+
+    jax.nn.dot_product_attention = any_backend
+    pallas_attention.flash_attention = lambda q, k, v, key_bias, pair_bias: jnp.zeros(
+        (*q.shape[:-1], v.shape[-1]), q.dtype)
+
+
+def count_steps(jaxpr, repeats: int = 1) -> dict[str, int]:
+    """Loop iterations and executed operations of ``jaxpr``, loops unrolled by count
+    (of a conditional, the branch with the most iterations)."""
+    from jax.extend import core
+
+    total = {"loop_iterations": 0, "operations": 0}
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        if name == "scan":
+            length = eqn.params["length"]
+            total["loop_iterations"] += repeats * length
+            inner = count_steps(eqn.params["jaxpr"].jaxpr, repeats * length)
+        elif name == "cond":
+            inner = max((count_steps(branch.jaxpr, repeats) for branch in eqn.params["branches"]),
+                        key=lambda c: c["loop_iterations"])
+        else:
+            if name == "while":
+                raise ValueError("a loop without a static trip count: cannot count it")
+            total["operations"] += repeats
+            inner = {"loop_iterations": 0, "operations": 0}
+            for value in eqn.params.values():
+                for sub in value if isinstance(value, (list, tuple)) else (value,):
+                    if isinstance(sub, core.ClosedJaxpr):
+                        sub = sub.jaxpr
+                    if isinstance(sub, core.Jaxpr):
+                        found = count_steps(sub, repeats)
+                        inner = {k: inner[k] + found[k] for k in inner}
+        total = {k: total[k] + inner[k] for k in total}
+    return total
+
+
+def pass_steps(length: int, chunk_mb: int, dtype: str, attention: str) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    from folding.model.config import model_config
+    from folding.model.features import ModelInputs, RecycledState
+    from folding.model.global_config import GlobalConfig
+    from folding.model.params import nest, parameter_shapes
+    from folding.model.runner import compiled_iteration
+
+    config = model_config("model_1_ptm")
+    global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20,
+                                 attention="xla" if attention == "xla" else "auto")
+    spec = jax.ShapeDtypeStruct
+    f32, i32 = jnp.float32, jnp.int32
+    n, e, t, r = 512, 5120, 4, length
+    inputs = ModelInputs(
+        aatype=spec((r,), i32), residue_index=spec((r,), i32), seq_mask=spec((r,), f32),
+        target_feat=spec((r, 22), f32), msa_feat=spec((n, r, 49), f32),
+        msa_mask=spec((n, r), f32), extra_msa=spec((e, r), i32),
+        extra_has_deletion=spec((e, r), f32), extra_deletion_value=spec((e, r), f32),
+        extra_msa_mask=spec((e, r), f32), template_aatype=spec((t, r), i32),
+        template_all_atom_positions=spec((t, r, 37, 3), f32),
+        template_all_atom_masks=spec((t, r, 37), f32), template_mask=spec((t,), f32),
+        template_pseudo_beta=spec((t, r, 3), f32),
+        template_pseudo_beta_mask=spec((t, r), f32))
+    embeddings = config.network.trunk.embeddings
+    zeros = RecycledState.zeros(r, embeddings.msa_channel, embeddings.pair_channel,
+                                global_config.compute_dtype)
+    prev = jax.tree_util.tree_map(lambda x: spec(x.shape, x.dtype), zeros)
+    params = nest({k: spec(v, f32) for k, v in parameter_shapes(config.network).items()})
+    start = time.perf_counter()
+    traced = jax.make_jaxpr(compiled_iteration(config.network, global_config))(
+        params, None, inputs, prev)
+    return {"length": length, "chunk_mb": chunk_mb, "dtype": dtype, "attention": attention,
+            **count_steps(traced.jaxpr), "trace_s": round(time.perf_counter() - start, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lengths", default="384,1000")
+    parser.add_argument("--chunk-mb", default="256,4096")
+    parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16"))
+    parser.add_argument("--attention", default="cudnn", choices=("cudnn", "pallas", "xla"))
+    args = parser.parse_args()
+    if args.attention != "xla":
+        pretend_kernels_available(args.attention)
+    for length in (int(x) for x in args.lengths.split(",") if x):
+        for chunk_mb in (int(x) for x in args.chunk_mb.split(",") if x):
+            print(json.dumps(pass_steps(length, chunk_mb, args.dtype, args.attention)),
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
