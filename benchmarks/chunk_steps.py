@@ -82,35 +82,14 @@ def count_steps(jaxpr, repeats: int = 1) -> dict[str, int]:
 
 def pass_steps(length: int, chunk_mb: int, dtype: str, attention: str) -> dict:
     import jax
-    import jax.numpy as jnp
+    from compiled_memory import abstract_pass
 
-    from folding.model.config import model_config
-    from folding.model.features import ModelInputs, RecycledState
     from folding.model.global_config import GlobalConfig
-    from folding.model.params import nest, parameter_shapes
     from folding.model.runner import compiled_iteration
 
-    config = model_config("model_1_ptm")
     global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20,
                                  attention="xla" if attention == "xla" else "auto")
-    spec = jax.ShapeDtypeStruct
-    f32, i32 = jnp.float32, jnp.int32
-    n, e, t, r = 512, 5120, 4, length
-    inputs = ModelInputs(
-        aatype=spec((r,), i32), residue_index=spec((r,), i32), seq_mask=spec((r,), f32),
-        target_feat=spec((r, 22), f32), msa_feat=spec((n, r, 49), f32),
-        msa_mask=spec((n, r), f32), extra_msa=spec((e, r), i32),
-        extra_has_deletion=spec((e, r), f32), extra_deletion_value=spec((e, r), f32),
-        extra_msa_mask=spec((e, r), f32), template_aatype=spec((t, r), i32),
-        template_all_atom_positions=spec((t, r, 37, 3), f32),
-        template_all_atom_masks=spec((t, r, 37), f32), template_mask=spec((t,), f32),
-        template_pseudo_beta=spec((t, r, 3), f32),
-        template_pseudo_beta_mask=spec((t, r), f32))
-    embeddings = config.network.trunk.embeddings
-    zeros = RecycledState.zeros(r, embeddings.msa_channel, embeddings.pair_channel,
-                                global_config.compute_dtype)
-    prev = jax.tree_util.tree_map(lambda x: spec(x.shape, x.dtype), zeros)
-    params = nest({k: spec(v, f32) for k, v in parameter_shapes(config.network).items()})
+    config, params, inputs, prev = abstract_pass(length, global_config)
     start = time.perf_counter()
     traced = jax.make_jaxpr(compiled_iteration(config.network, global_config))(
         params, None, inputs, prev)

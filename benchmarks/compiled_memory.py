@@ -32,38 +32,49 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra: int,
-                    templates: int) -> dict:
+def abstract_pass(length: int, global_config, clusters: int = 512, extra: int = 5120,
+                  templates: int = 4) -> tuple:
+    """model_1_ptm's config and one pass's arguments as shapes (nothing allocated):
+    (config, params, inputs, recycled state)."""
     import jax
     import jax.numpy as jnp
 
     from folding.model.config import model_config
     from folding.model.features import ModelInputs, RecycledState
-    from folding.model.global_config import GlobalConfig
     from folding.model.params import nest, parameter_shapes
-    from folding.model.runner import compiled_iteration, compiled_pair_heads
 
     config = model_config("model_1_ptm")
-    global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20)
     spec = jax.ShapeDtypeStruct
     f32, i32 = jnp.float32, jnp.int32
-    n, e, t, length_ = clusters, extra, templates, length
+    n, e, t, r = clusters, extra, templates, length
     inputs = ModelInputs(
-        aatype=spec((length_,), i32), residue_index=spec((length_,), i32),
-        seq_mask=spec((length_,), f32), target_feat=spec((length_, 22), f32),
-        msa_feat=spec((n, length_, 49), f32), msa_mask=spec((n, length_), f32),
-        extra_msa=spec((e, length_), i32), extra_has_deletion=spec((e, length_), f32),
-        extra_deletion_value=spec((e, length_), f32), extra_msa_mask=spec((e, length_), f32),
-        template_aatype=spec((t, length_), i32),
-        template_all_atom_positions=spec((t, length_, 37, 3), f32),
-        template_all_atom_masks=spec((t, length_, 37), f32), template_mask=spec((t,), f32),
-        template_pseudo_beta=spec((t, length_, 3), f32),
-        template_pseudo_beta_mask=spec((t, length_), f32))
+        aatype=spec((r,), i32), residue_index=spec((r,), i32), seq_mask=spec((r,), f32),
+        target_feat=spec((r, 22), f32), msa_feat=spec((n, r, 49), f32),
+        msa_mask=spec((n, r), f32), extra_msa=spec((e, r), i32),
+        extra_has_deletion=spec((e, r), f32), extra_deletion_value=spec((e, r), f32),
+        extra_msa_mask=spec((e, r), f32), template_aatype=spec((t, r), i32),
+        template_all_atom_positions=spec((t, r, 37, 3), f32),
+        template_all_atom_masks=spec((t, r, 37), f32), template_mask=spec((t,), f32),
+        template_pseudo_beta=spec((t, r, 3), f32),
+        template_pseudo_beta_mask=spec((t, r), f32))
     embeddings = config.network.trunk.embeddings
-    zeros = RecycledState.zeros(length_, embeddings.msa_channel, embeddings.pair_channel,
+    zeros = RecycledState.zeros(r, embeddings.msa_channel, embeddings.pair_channel,
                                 global_config.compute_dtype)
     prev = jax.tree_util.tree_map(lambda x: spec(x.shape, x.dtype), zeros)
     params = nest({k: spec(v, f32) for k, v in parameter_shapes(config.network).items()})
+    return config, params, inputs, prev
+
+
+def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra: int,
+                    templates: int) -> dict:
+    import jax
+
+    from folding.model.global_config import GlobalConfig
+    from folding.model.runner import compiled_iteration, compiled_pair_heads
+
+    global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20)
+    config, params, inputs, prev = abstract_pass(length, global_config, clusters, extra,
+                                                 templates)
     gib = 2.0 ** 30
 
     def needed(stats) -> float:

@@ -59,14 +59,23 @@ class EvoformerBlockConfig:
 
 
 class EvoformerIteration(hk.Module):
-    """Suppl. Alg. 6 lines 2-10 (and Alg. 18 lines 2-10 with ``is_extra_msa``)."""
+    """Suppl. Alg. 6 lines 2-10 (and Alg. 18 lines 2-10 with ``is_extra_msa``).
+
+    AlphaFold-Multimer's block is the same with ``outer_product_mean_first`` (the outer
+    product mean runs first, from the incoming MSA) and its fused
+    ``triangle_multiplication`` (:mod:`folding.model.multimer.evoformer`).
+    """
 
     def __init__(self, config: EvoformerBlockConfig, global_config: GlobalConfig,
-                 is_extra_msa: bool, name: str = "evoformer_iteration") -> None:
+                 is_extra_msa: bool, name: str = "evoformer_iteration", *,
+                 outer_product_mean_first: bool = False,
+                 triangle_multiplication: type[hk.Module] = TriangleMultiplication) -> None:
         super().__init__(name=name)
         self.config = config
         self.global_config = global_config
         self.is_extra_msa = is_extra_msa
+        self.outer_product_mean_first = outer_product_mean_first
+        self.triangle_multiplication = triangle_multiplication
 
     def __call__(self, msa: jax.Array, pair: jax.Array, msa_mask: jax.Array,
                  pair_mask: jax.Array, key: jax.Array | None = None
@@ -78,6 +87,12 @@ class EvoformerIteration(hk.Module):
         def add(act, update, rate, shared_axis):
             return dropout_residual(act, update, rate, next(keys), shared_axis)
 
+        def outer_product_mean(pair):
+            update = OuterProductMean(c.outer_product_mean, gc, pair.shape[-1])(msa, msa_mask)
+            return add(pair, update, c.outer_product_mean.dropout_rate, 0)
+
+        if self.outer_product_mean_first:
+            pair = outer_product_mean(pair)
         update = MSARowAttentionWithPairBias(c.msa_row_attention_with_pair_bias, gc)(
             msa, msa_mask, pair)
         msa = add(msa, update, c.msa_row_attention_with_pair_bias.dropout_rate, 0)
@@ -89,11 +104,11 @@ class EvoformerIteration(hk.Module):
         update = Transition(c.msa_transition, gc, name="msa_transition")(msa)
         msa = add(msa, update, c.msa_transition.dropout_rate, 0)
 
-        update = OuterProductMean(c.outer_product_mean, gc, pair.shape[-1])(msa, msa_mask)
-        pair = add(pair, update, c.outer_product_mean.dropout_rate, 0)
+        if not self.outer_product_mean_first:
+            pair = outer_product_mean(pair)
         for name in ("triangle_multiplication_outgoing", "triangle_multiplication_incoming"):
             cfg = getattr(c, name)
-            update = TriangleMultiplication(cfg, gc, name=name)(pair, pair_mask)
+            update = self.triangle_multiplication(cfg, gc, name=name)(pair, pair_mask)
             pair = add(pair, update, cfg.dropout_rate, 0)
         for name, ending in (("triangle_attention_starting_node", False),
                              ("triangle_attention_ending_node", True)):

@@ -123,7 +123,7 @@ def test_multimer_evoformer_block(is_extra_msa):
 
     from folding.model.evoformer import EvoformerBlockConfig
     from folding.model.global_config import GlobalConfig
-    from folding.model.multimer.evoformer import MultimerEvoformerIteration
+    from folding.model.multimer.evoformer import multimer_evoformer_iteration
 
     cfg = mo.reference_config().model
     evo = cfg.embeddings_and_evoformer.evoformer
@@ -141,8 +141,8 @@ def test_multimer_evoformer_block(is_extra_msa):
         return out["msa"], out["pair"]
 
     def our_fn(m, p, mm, pm):
-        return MultimerEvoformerIteration(EvoformerBlockConfig(), GlobalConfig(), is_extra_msa,
-                                          name=name)(m, p, mm, pm)
+        return multimer_evoformer_iteration(EvoformerBlockConfig(), GlobalConfig(),
+                                            is_extra_msa, name=name)(m, p, mm, pm)
 
     (ref_msa, ref_pair), (our_msa, our_pair) = _compare(ref_fn, our_fn, msa, pair, msa_mask,
                                                         pair_mask, seed=3)

@@ -28,7 +28,10 @@ from folding.model.multimer.embeddings import (
     relative_position_encoding,
     target_features,
 )
-from folding.model.multimer.evoformer import MultimerEvoformerIteration, multimer_extra_msa_stack
+from folding.model.multimer.evoformer import (
+    multimer_evoformer_iteration,
+    multimer_extra_msa_stack,
+)
 from folding.model.multimer.features import MultimerInputs
 from folding.model.multimer.template import (
     MultimerTemplateConfig,
@@ -103,8 +106,8 @@ class MultimerEmbeddingsAndEvoformer(hk.Module):
             msa = jnp.concatenate([msa, rows.astype(dtype)], axis=0)
             msa_mask = jnp.concatenate([msa_mask, row_mask.astype(dtype)], axis=0)
 
-        iteration = MultimerEvoformerIteration(c.evoformer, gc, is_extra_msa=False,
-                                               name="evoformer_iteration")
+        iteration = multimer_evoformer_iteration(c.evoformer, gc, is_extra_msa=False,
+                                                 name="evoformer_iteration")
         msa, pair = run_stack(iteration, c.evoformer_num_block, msa, pair, msa_mask,
                               pair_mask, next(keys))
         single = Linear(c.embeddings.seq_channel, name="single_activations")(msa[0])
