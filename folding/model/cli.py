@@ -85,8 +85,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     run_parser.add_argument("--chunk-mb", type=int, default=None,
                             help="memory budget of one chunked intermediate (MiB; default: "
                             "planned from the sequence length and the device's free memory)")
-    run_parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                            help="compute dtype of the Evoformer trunk (default float32)")
+    run_parser.add_argument("--dtype", choices=("auto", "float32", "bfloat16"), default="auto",
+                            help="compute dtype of the Evoformer trunk: auto (default: "
+                            "bfloat16 on GPUs of compute capability 8.0+ and TPUs, as "
+                            "AlphaFold runs there; float32 on CPUs and older GPUs), float32 "
+                            "or bfloat16")
     run_parser.add_argument("--attention", choices=("auto", "xla", "cudnn", "pallas"),
                             default="auto",
                             help="attention kernel of the bfloat16 trunk on a GPU: auto "
@@ -251,6 +254,7 @@ def run(args: argparse.Namespace) -> int:
     from folding.model import memory_plan
     from folding.model import params as model_params
     from folding.model.config import model_config
+    from folding.model.global_config import resolve_dtype
     from folding.model.runner import ModelRunner
 
     if getattr(args, "model_command", None) != "run":
@@ -263,7 +267,7 @@ def run(args: argparse.Namespace) -> int:
         from folding.model.multimer.cli import run_multimer
 
         unsupported = [flag for flag, given in (
-            ("--dtype", args.dtype != "float32"),
+            ("--dtype", args.dtype not in ("auto", "float32")),
             ("--max-msa-clusters", args.max_msa_clusters is not None),
             ("--max-extra-msa", args.max_extra_msa is not None)) if given]
         if unsupported:
@@ -279,8 +283,10 @@ def run(args: argparse.Namespace) -> int:
     if args.seed < 0:
         raise InputError(f"--seed must be 0 or more, not {args.seed}")
     config = model_config(args.model_name)
+    dtype, why = resolve_dtype(args.dtype)
+    log.info("%s: trunk in %s (%s)", config.name, dtype, why)
     global_config = replace(config.global_config, eval_dropout=args.eval_dropout,
-                            dtype=args.dtype, attention=args.attention)
+                            dtype=dtype, attention=args.attention)
     tolerance = args.recycle_early_stop_tolerance
     config = replace(config, global_config=global_config, data=_data_config(config, args),
                      recycle_early_stop_tolerance=0.0 if tolerance is None else tolerance)

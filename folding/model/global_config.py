@@ -18,11 +18,16 @@ Two numerical modes:
   module's geometry and the confidence heads stay in float32. Its accuracy against
   float32 is measured by ``tests/model/test_bf16.py`` (numbers in
   ``benchmarks/README.md``).
+
+A run asks for "auto" unless told otherwise (:func:`resolve_dtype`): bfloat16 where the
+hardware computes in it natively, as AlphaFold (``global_config.bfloat16``) and ColabFold
+run on accelerators, and float32 elsewhere.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import jax.numpy as jnp
 
@@ -96,3 +101,39 @@ class GlobalConfig:
     def compute_dtype(self) -> jnp.dtype:
         """The trunk's compute dtype as a JAX dtype."""
         return jnp.dtype(_DTYPES[self.dtype])
+
+
+#: The dtypes a run may ask for: "auto" or one of GlobalConfig's.
+REQUESTED_DTYPES = ("auto", "float32", "bfloat16")
+
+
+def resolve_dtype(requested: str, device: Any = None) -> tuple[str, str]:
+    """The trunk's dtype for ``requested`` on ``device`` (default JAX's first), and why.
+
+    "auto" is bfloat16 on an NVIDIA GPU of compute capability 8.0 or more (A100, A10,
+    L4, H100: bfloat16 tensor cores) and on a TPU, float32 on CPUs (no bfloat16 speed
+    there), older GPUs (V100, T4) and other GPUs. Any other value is returned as it is.
+    """
+    if requested not in REQUESTED_DTYPES:
+        raise ValueError(f"dtype must be one of {REQUESTED_DTYPES}, not {requested!r}")
+    if requested != "auto":
+        return requested, "asked for"
+    if device is None:
+        import jax
+
+        device = jax.devices()[0]
+    platform = str(device.platform).lower()
+    kind = str(getattr(device, "device_kind", platform))
+    if platform == "tpu":
+        return "bfloat16", f"auto: {kind} (TPU)"
+    version = str(getattr(getattr(device, "client", None), "platform_version", "")).lower()
+    capability = str(getattr(device, "compute_capability", ""))
+    if platform in ("gpu", "cuda") and "cuda" in version:
+        try:
+            major = int(capability.split(".")[0])
+        except ValueError:
+            major = 0
+        if major >= 8:
+            return "bfloat16", f"auto: {kind}, compute capability {capability}"
+        return "float32", f"auto: {kind}, compute capability {capability} (no bfloat16 units)"
+    return "float32", f"auto: {kind} ({platform})"

@@ -82,7 +82,7 @@ class Prediction:
     than asked when recycling stopped early); ``recycle_changes`` holds the CA
     distance change of each pass from the one before (the first is from the zero
     structure). ``params_id`` identifies the parameters (a file's SHA-256, or
-    ``untrained:seed=S``).
+    ``untrained:seed=S``); ``dtype`` is the trunk's compute dtype.
     """
 
     model_name: str
@@ -94,6 +94,7 @@ class Prediction:
     aatype: np.ndarray
     residue_index: np.ndarray
     seq_mask: np.ndarray
+    dtype: str = "float32"
 
     @property
     def ranking_confidence(self) -> float:
@@ -125,6 +126,7 @@ class Prediction:
             "model_name": np.str_(self.model_name),
             "params_id": np.str_(self.params_id),
             "seed": np.int64(self.seed),
+            "dtype": np.str_(self.dtype),
         })
         return arrays
 
@@ -300,7 +302,7 @@ class ModelRunner:
         return Prediction(c.name, self.params_id, seed, last, tuple(changes), final,
                           features.arrays["aatype"][last][:n],
                           features.arrays["residue_index"][last][:n],
-                          features.arrays["seq_mask"][last][:n])
+                          features.arrays["seq_mask"][last][:n], c.global_config.dtype)
 
     def _prepare(self, features: ProcessedFeatures
                  ) -> tuple[ProcessedFeatures, BucketShape]:

@@ -15,7 +15,8 @@
   ``pae`` rounded to two decimals, ``max_pae`` the largest value of the PAE matrix,
   ``ptm`` (and ``iptm``) rounded to two decimals; models without a PAE head have only
   ``plddt``. We add ``params_id`` and ``untrained_parameters`` so that a scores file
-  never hides that its model was run with random parameters.
+  never hides that its model was run with random parameters, and ``dtype``, the
+  trunk's compute dtype (float32 or bfloat16), where the result records it.
 """
 
 from __future__ import annotations
@@ -80,6 +81,8 @@ def scores(model: ModelResult) -> dict:
         result["iptm"] = round(model.iptm, 2)
     result["params_id"] = model.params_id
     result["untrained_parameters"] = model.untrained
+    if model.dtype:
+        result["dtype"] = model.dtype
     return result
 
 

@@ -163,12 +163,14 @@ def scores_table(models: Sequence[ModelResult]) -> str:
             f'<td class="num">{_fmt(max_pae, ".1f")}</td>'
             f'<td class="num">{_fmt(model.num_recycles, "d")}</td>'
             f"<td>{_relax_cell(model)}</td>"
+            f"<td>{html.escape(model.dtype or 'unknown')}</td>"
             f"<td>{_params_cell(model.params_id)}</td></tr>"
         )
     return (
         "<table><thead><tr><th>Rank</th><th>Model</th><th>Mean pLDDT</th><th>pTM</th>"
         "<th>ipTM</th><th>Max PAE (&Aring;)</th><th>Recycles</th><th>Relaxation</th>"
-        "<th>Parameters</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table>"
+        "<th>Trunk dtype</th><th>Parameters</th></tr></thead><tbody>" + "".join(rows)
+        + "</tbody></table>"
         + (
             '<p class="muted">Models are ranked by 0.8 ipTM + 0.2 pTM, as AlphaFold-Multimer '
             "ranks its models (ranking_debug.json).</p>"

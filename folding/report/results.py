@@ -74,6 +74,7 @@ class ModelResult:
         ptm: predicted TM-score (1.9.7), or None; iptm for multimers, or None.
         params_id: ``untrained:seed=S`` or the sha256 of the parameter file ("" if unknown;
             ``untrained (REMARK 250 ...)`` when only the PDB file says so).
+        dtype: the trunk's compute dtype ("float32", "bfloat16"; "" if not recorded).
         num_recycles: recycling iterations run, or None.
         asym_id: [L] chain of each residue (1-based) for multimers, or None.
         unrelaxed_pdb / relaxed_pdb: paths that exist, or None.
@@ -92,6 +93,7 @@ class ModelResult:
     unrelaxed_pdb: Path | None
     relaxed_pdb: Path | None
     relax: RelaxOutcome
+    dtype: str = ""
 
     @property
     def num_residues(self) -> int:
@@ -243,6 +245,7 @@ def load_model(target_dir: Path, name: str) -> ModelResult:
         unrelaxed_pdb=unrelaxed if unrelaxed.exists() else None,
         relaxed_pdb=relaxed if relaxed.exists() else None,
         relax=read_relax(target_dir, name),
+        dtype=_text(data["dtype"]) if "dtype" in data else "",
     )
 
 

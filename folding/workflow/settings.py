@@ -87,7 +87,7 @@ class WorkflowSettings:
     multimer_models: tuple[str, ...] = PRESET_MULTIMER_MODELS["full_dbs"]
     num_predictions_per_model: int = 5
     multimer_num_recycle: int | None = None
-    model_dtype: str = "float32"
+    model_dtype: str = "auto"
     attention: str = "auto"
 
     @property
@@ -210,6 +210,6 @@ def resolve(config: Mapping[str, Any]) -> WorkflowSettings:
         multimer_models=tuple(config.get("multimer_models") or PRESET_MULTIMER_MODELS[preset]),
         num_predictions_per_model=predictions,
         multimer_num_recycle=multimer_num_recycle,
-        model_dtype=str(config.get("model_dtype", "float32")),
+        model_dtype=str(config.get("model_dtype", "auto")),
         attention=str(config.get("attention", "auto")),
     )

@@ -133,6 +133,9 @@ def test_msa_options_run_end_to_end(tmp_path, capsys, caplog):
     assert "L=32, 4 MSA rows, 3 extra rows" in plans[0] and "fits" in plans[0]
     result = np.load(out)
     assert result["plddt"].shape == (20,) and np.isfinite(result["ptm"])
+    # --dtype auto (the default) is float32 on a CPU, and the result says so.
+    assert str(result["dtype"]) == "float32"
+    assert any("trunk in float32 (auto: " in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.slow
@@ -168,3 +171,43 @@ def test_monomer_only_options_refused_for_multimer_models(tmp_path, capsys, capl
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and not out.exists()
     assert len(err) == 1 and "--max-extra-msa: monomer models only" in err[0]
+
+
+def _device(platform, capability="", version="", kind="test device"):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(platform=platform, device_kind=kind, compute_capability=capability,
+                           client=SimpleNamespace(platform_version=version))
+
+
+@pytest.mark.parametrize("device,dtype", [
+    (_device("gpu", "9.0", "cuda 12080", "NVIDIA H100 80GB HBM3"), "bfloat16"),
+    (_device("gpu", "8.0", "cuda 12080", "NVIDIA A100-SXM4-40GB"), "bfloat16"),
+    (_device("gpu", "8.9", "cuda 12080", "NVIDIA L4"), "bfloat16"),
+    (_device("gpu", "7.5", "cuda 12080", "Tesla T4"), "float32"),
+    (_device("gpu", "7.0", "cuda 12080", "Tesla V100-SXM2-16GB"), "float32"),
+    (_device("gpu", "gfx90a", "rocm 6.0", "AMD Instinct MI250X"), "float32"),
+    (_device("tpu", kind="TPU v4"), "bfloat16"),
+    (_device("cpu", kind="cpu"), "float32"),
+])
+def test_auto_dtype_is_bfloat16_where_the_hardware_has_it(device, dtype):
+    """--dtype auto: bfloat16 on GPUs with bfloat16 tensor cores and TPUs (as AlphaFold
+    runs there), float32 on CPUs, older and non-CUDA GPUs; an explicit dtype is kept."""
+    from folding.model.global_config import resolve_dtype
+
+    chosen, why = resolve_dtype("auto", device)
+    assert chosen == dtype and why.startswith("auto: ") and device.device_kind in why
+    assert resolve_dtype("float32", device)[0] == "float32"
+    assert resolve_dtype("bfloat16", device)[0] == "bfloat16"
+    with pytest.raises(ValueError, match="dtype must be one of"):
+        resolve_dtype("half", device)
+
+
+def test_auto_dtype_on_this_machine():
+    import jax
+
+    from folding.model.global_config import resolve_dtype
+
+    expected = "float32" if jax.devices()[0].platform == "cpu" else None
+    chosen, _ = resolve_dtype("auto")
+    assert chosen in ("float32", "bfloat16") and (expected is None or chosen == expected)

@@ -138,6 +138,7 @@ def make_target(
             max_predicted_aligned_error=np.float32(31.75),
             model_name=np.array(model),
             params_id=np.array(params_id),
+            dtype=np.array("bfloat16"),
             num_recycles=np.int32(3),
             aatype=protein.aatype,
             residue_index=np.arange(length, dtype=np.int32),

@@ -62,3 +62,4 @@ def test_scores_have_colabfold_keys(target_folder):
     assert scores["ptm"] == round(model.ptm, 2)
     assert scores["untrained_parameters"] is True
     assert scores["params_id"] == "untrained:seed=0"
+    assert scores["dtype"] == "bfloat16"  # the trunk's dtype the result records

@@ -127,7 +127,7 @@ def test_missing_optional_inputs_degrade_gracefully(tmp_path, target_factory):
     assert not (folder / "pae.png").exists() and not (folder / "msa_coverage.png").exists()
     assert not list(folder.glob("pae_*.json"))
     assert set(json.loads((folder / "scores_model_1_ptm.json").read_text())) == {
-        "plddt", "params_id", "untrained_parameters"}
+        "plddt", "params_id", "untrained_parameters", "dtype"}
     assert json.loads((folder / "timings.json").read_text()) == {}
     text = (folder / "report.html").read_text()
     assert "No MSA coverage plot" in text and "No PAE plot" in text

@@ -166,4 +166,4 @@ def test_dry_run_jobs_predictions_and_recycling(run_workflow, mixed, tmp_path, d
     assert all("--dtype bfloat16 --attention pallas" in line for line in runs
                if "multimer" not in line)
     assert all("--dtype float32 " in line for line in runs if "multimer" in line)
-    assert all("--dtype float32 --attention auto" in c for c in monomer)
+    assert all("--dtype auto --attention auto" in c for c in monomer)

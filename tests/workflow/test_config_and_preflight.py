@@ -25,7 +25,7 @@ def _demo_config(inputs, tmp_path, demo_db, **extra):
                          "'demo']; choose one of full_dbs, reduced_dbs, demo"),
     ({"relax": "some"}, "config 'relax': 'some' is not one of ['all', 'best', 'none']"),
     ({"model_dtype": "half"},
-     "config 'model_dtype': 'half' is not one of ['float32', 'bfloat16']"),
+     "config 'model_dtype': 'half' is not one of ['auto', 'float32', 'bfloat16']"),
     ({"max_template_date": "2021/01/01"},
      "config 'max_template_date': '2021/01/01' does not match"),
     ({"models": "[model_9_ptm]"}, "config 'models.0': 'model_9_ptm' does not match"),

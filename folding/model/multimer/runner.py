@@ -99,6 +99,7 @@ class MultimerPrediction:
             "model_name": np.str_(self.model_name),
             "params_id": np.str_(self.params_id),
             "seed": np.int64(self.seed),
+            "dtype": np.str_("float32"),  # the multimer trunk runs in float32 only
         })
         return arrays
 
