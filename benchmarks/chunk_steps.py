@@ -9,7 +9,10 @@ chunked operation of :mod:`folding.model.chunking` is a loop, and a GPU runs a l
 iterations one after another, each launching its kernels. It prints, per pass, the
 loop iterations (the 48 Evoformer blocks and the other layer stacks included) and the
 operations executed counting each loop body once per iteration (before XLA's fusion,
-so an upper bound on kernels, but the ratio between budgets is what it shows).
+so an upper bound on kernels, but the ratio between budgets is what it shows), and the
+matmul FLOPs of the pass (every ``dot_general``, 2 per multiply-add; with ``--attention
+xla`` they include the attention's, which the fused kernels hide), against which
+``gpu_model.py``'s analytic count (``model_flops``) is checked.
 
 The chunk sizes depend on the attention kernel (:func:`folding.model.attention.
 attention_item_bytes`), so ``--attention cudnn`` or ``pallas`` traces the model as a
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -49,14 +53,24 @@ def pretend_kernels_available(kernel: str) -> None:
         (*q.shape[:-1], v.shape[-1]), q.dtype)
 
 
+def dot_flops(eqn) -> int:
+    """FLOPs of one ``dot_general`` (2 per multiply-add)."""
+    (contracting, _), _ = eqn.params["dimension_numbers"]
+    lhs = eqn.invars[0].aval.shape
+    out = eqn.outvars[0].aval.shape
+    return 2 * math.prod(out) * math.prod(lhs[d] for d in contracting)
+
+
 def count_steps(jaxpr, repeats: int = 1) -> dict[str, int]:
-    """Loop iterations and executed operations of ``jaxpr``, loops unrolled by count
-    (of a conditional, the branch with the most iterations)."""
+    """Loop iterations, executed operations and matmul FLOPs of ``jaxpr``, loops unrolled
+    by count (of a conditional, the branch with the most iterations)."""
     from jax.extend import core
 
-    total = {"loop_iterations": 0, "operations": 0}
+    total = {"loop_iterations": 0, "operations": 0, "matmul_flops": 0}
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
+        if name == "dot_general":
+            total["matmul_flops"] += repeats * dot_flops(eqn)
         if name == "scan":
             length = eqn.params["length"]
             total["loop_iterations"] += repeats * length
@@ -68,7 +82,7 @@ def count_steps(jaxpr, repeats: int = 1) -> dict[str, int]:
             if name == "while":
                 raise ValueError("a loop without a static trip count: cannot count it")
             total["operations"] += repeats
-            inner = {"loop_iterations": 0, "operations": 0}
+            inner = {"loop_iterations": 0, "operations": 0, "matmul_flops": 0}
             for value in eqn.params.values():
                 for sub in value if isinstance(value, (list, tuple)) else (value,):
                     if isinstance(sub, core.ClosedJaxpr):
