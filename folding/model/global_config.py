@@ -136,4 +136,4 @@ def resolve_dtype(requested: str, device: Any = None) -> tuple[str, str]:
         if major >= 8:
             return "bfloat16", f"auto: {kind}, compute capability {capability}"
         return "float32", f"auto: {kind}, compute capability {capability} (no bfloat16 units)"
-    return "float32", f"auto: {kind} ({platform})"
+    return "float32", f"auto: {kind}" + ("" if kind == platform else f" ({platform})")
