@@ -15,12 +15,12 @@ Before compiling, the run plans its memory (:mod:`folding.model.memory_plan`): t
 budget comes from the sequence length, the MSA sizes and the device's free memory
 (``--chunk-mb`` overrides it); when XLA's figures for a planned GPU budget above 256 MiB
 do not fit, the model is compiled again at 256 MiB or less. A target estimated not to
-fit a GPU but to fit the GPU
-and the host's RAM together is compiled, and if XLA's own memory figures confirm that
-it does not fit, runs again with a larger memory pool or CUDA unified memory, spilling
-to host RAM (:mod:`folding.model.host_spill`; ``--no-spill`` refuses instead); any
-other target estimated not to fit stops before compiling with one error naming the
-longest length this device takes (``--no-memory-check`` runs it anyway).
+fit a GPU but to fit the GPU and the host's RAM together is compiled, and if XLA's own
+memory figures confirm that it does not fit, runs again with a larger memory pool or
+CUDA unified memory, spilling to host RAM (:mod:`folding.model.host_spill`;
+``--no-spill`` refuses instead); any other target estimated not to fit stops before
+compiling with one error naming the longest length this device takes
+(``--no-memory-check`` runs it anyway).
 The input is padded to its shape bucket (:mod:`folding.model.buckets`; ``--no-buckets``
 runs the exact shape) and compiled executables go to JAX's persistent compilation cache
 (:mod:`folding.model.compile_cache`), so targets of one bucket compile once, across

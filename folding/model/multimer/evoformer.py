@@ -19,8 +19,8 @@ from folding.model.primitives import Linear
 
 
 def multimer_evoformer_iteration(config: EvoformerBlockConfig, global_config: GlobalConfig,
-                               is_extra_msa: bool, name: str = "evoformer_iteration"
-                               ) -> EvoformerIteration:
+                                 is_extra_msa: bool, name: str = "evoformer_iteration"
+                                 ) -> EvoformerIteration:
     """Suppl. Alg. 6 lines 2-10 with the outer product mean first and fused triangles."""
     return EvoformerIteration(config, global_config, is_extra_msa, name,
                               outer_product_mean_first=True,
