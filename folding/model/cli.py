@@ -267,7 +267,6 @@ def run(args: argparse.Namespace) -> int:
         from folding.model.multimer.cli import run_multimer
 
         unsupported = [flag for flag, given in (
-            ("--dtype", args.dtype not in ("auto", "float32")),
             ("--max-msa-clusters", args.max_msa_clusters is not None),
             ("--max-extra-msa", args.max_extra_msa is not None)) if given]
         if unsupported:

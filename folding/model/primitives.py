@@ -8,6 +8,7 @@ from them reads DeepMind's ``.npz`` files unchanged.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 import haiku as hk
@@ -111,3 +112,22 @@ def dropout_residual(act: jax.Array, update: jax.Array, rate: float, key: jax.Ar
         shape[shared_axis] = 1
     keep = jax.random.bernoulli(key, 1.0 - rate, shape=tuple(shape))
     return act + keep * update / (1.0 - rate)
+
+
+def parameters_in(dtype) -> contextlib.AbstractContextManager:
+    """A Haiku context in which floating-point parameters are read in ``dtype``.
+
+    Parameters stay float32 in the files (and in memory); a bfloat16 trunk reads them
+    cast, except the layer norms' ``scale`` and ``offset``, which stay float32 as the
+    normalisation does. In float32 nothing changes.
+    """
+    if jnp.dtype(dtype) == jnp.float32:
+        return contextlib.nullcontext()
+
+    def cast(next_getter, value, context):
+        if jnp.issubdtype(value.dtype, jnp.floating) and context.name not in (
+                "scale", "offset"):
+            value = value.astype(dtype)
+        return next_getter(value)
+
+    return hk.custom_getter(cast)

@@ -24,7 +24,7 @@ from folding.model.evoformer import EvoformerBlockConfig, EvoformerIteration, ru
 from folding.model.extra_msa import ExtraMsaConfig, extra_msa_stack
 from folding.model.features import ModelInputs, RecycledState
 from folding.model.global_config import GlobalConfig
-from folding.model.primitives import Linear
+from folding.model.primitives import Linear, parameters_in
 from folding.model.template import TemplateConfig, TemplateEmbedding, template_torsion_rows
 
 
@@ -82,18 +82,7 @@ class EmbeddingsAndEvoformer(hk.Module):
 
     def __call__(self, inputs: ModelInputs, prev: RecycledState,
                  key: jax.Array | None = None) -> TrunkOutput:
-        dtype = self.global_config.compute_dtype
-        if dtype == jnp.float32:
-            return self._trunk(inputs, prev, key)
-
-        def cast(next_getter, value, context):
-            # Parameters stay float32 in the files; the trunk reads them in its dtype.
-            if jnp.issubdtype(value.dtype, jnp.floating) and context.name not in (
-                    "scale", "offset"):
-                value = value.astype(dtype)
-            return next_getter(value)
-
-        with hk.custom_getter(cast):
+        with parameters_in(self.global_config.compute_dtype):
             return self._trunk(inputs, prev, key)
 
     @hk.transparent

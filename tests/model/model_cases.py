@@ -104,3 +104,13 @@ def real_template(shared_data: Path, num_res: int) -> dict[str, np.ndarray]:
 
 def max_diff(a, b) -> float:
     return float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+
+
+def kabsch_rmsd(a: np.ndarray, b: np.ndarray) -> float:
+    """RMSD of point sets ``a`` and ``b`` [N, 3] after the optimal rigid superposition."""
+    a = a - a.mean(0)
+    b = b - b.mean(0)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    d = np.sign(np.linalg.det(u @ vt))
+    rotation = u @ np.diag([1.0, 1.0, d]) @ vt
+    return float(np.sqrt(np.mean(np.sum((a @ rotation - b) ** 2, axis=-1))))

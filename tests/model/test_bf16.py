@@ -18,7 +18,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from model_cases import WEIGHT_SCALE, real_template, synthetic_raw
+from model_cases import WEIGHT_SCALE, kabsch_rmsd, real_template, synthetic_raw
 
 from folding.common.atoms import ATOM37_INDEX
 from folding.model.config import model_config
@@ -46,16 +46,6 @@ THRESHOLDS = {
     "long_no_template": {"ca_rmsd": 1.0, "plddt_max": 0.005, "plddt_mean": 0.002,
                          "pae_max": 0.5, "pae_mean": 0.1, "ptm": 0.003},
 }
-
-
-def kabsch_rmsd(a: np.ndarray, b: np.ndarray) -> float:
-    """RMSD of point sets ``a`` and ``b`` [N, 3] after the optimal rigid superposition."""
-    a = a - a.mean(0)
-    b = b - b.mean(0)
-    u, _, vt = np.linalg.svd(a.T @ b)
-    d = np.sign(np.linalg.det(u @ vt))
-    rotation = u @ np.diag([1.0, 1.0, d]) @ vt
-    return float(np.sqrt(np.mean(np.sum((a @ rotation - b) ** 2, axis=-1))))
 
 
 def test_kabsch_rmsd_ignores_rigid_motion():

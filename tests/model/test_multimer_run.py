@@ -91,6 +91,20 @@ def test_one_named_prediction_repeats_the_same_seed(target, predictions, tmp_pat
 
 
 @pytest.mark.slow
+def test_bfloat16_run_records_its_dtype(target, predictions, tmp_path):
+    """``--dtype bfloat16`` reaches the multimer trunk: a different but close prediction,
+    and the result says which dtype ran (``auto`` on this CPU ran float32)."""
+    out = tmp_path / "bf16.npz"
+    assert _run(target, "--model-name", f"{MODEL}_pred_0", "--output", str(out),
+                "--num-recycle", "1", "--dtype", "bfloat16") == 0
+    fast = dict(np.load(out))
+    assert str(fast["dtype"]) == "bfloat16" and str(predictions[0]["dtype"]) == "float32"
+    delta = np.abs(fast["plddt"] - predictions[0]["plddt"])
+    assert 0.0 < float(delta.max()) < 0.05
+    assert abs(float(fast["iptm"]) - float(predictions[0]["iptm"])) < 0.01
+
+
+@pytest.mark.slow
 def test_chains_in_pdb_mmcif_and_report(target, predictions):
     pdb = (target / f"unrelaxed_{MODEL}_pred_0.pdb").read_text()
     assert pdb.startswith("REMARK 250 UNTRAINED PARAMETERS")

@@ -156,14 +156,12 @@ def test_dry_run_jobs_predictions_and_recycling(run_workflow, mixed, tmp_path, d
     assert all("--num-recycle 3 " in c for c in monomer)
     assert not any("--num-recycle" in c for c in multimer)
     assert all("--untrained-params --seed 0" in c for c in multimer)
-    # The user's num_recycle applies to both; the fast dtype to the monomers only.
+    # The user's num_recycle and dtype apply to both.
     fixed = run_workflow("-n", "-p", config=_config(mixed, tmp_path, demo_db, num_recycle=2,
                                                     model_dtype="bfloat16",
                                                     attention="pallas"))
     assert fixed.returncode == 0
     runs = [line for line in fixed.stdout.splitlines() if "folding model run" in line]
     assert runs and all("--num-recycle 2 " in line for line in runs)
-    assert all("--dtype bfloat16 --attention pallas" in line for line in runs
-               if "multimer" not in line)
-    assert all("--dtype float32 " in line for line in runs if "multimer" in line)
+    assert all("--dtype bfloat16 --attention pallas" in line for line in runs)
     assert all("--dtype auto --attention auto" in c for c in monomer)

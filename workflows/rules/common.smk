@@ -187,13 +187,6 @@ def recycle_args(wildcards):
     return f"--num-recycle {SETTINGS.num_recycle}"
 
 
-def model_dtype(wildcards):
-    """The trunk's dtype of a prediction: the config's; multimer models run float32."""
-    if folding_settings.is_multimer_prediction(wildcards.model):
-        return "float32"
-    return SETTINGS.model_dtype
-
-
 def recycle_setting(wildcards):
     """num_recycle in a prediction's manifest: the number, or null for the model's own."""
     if folding_settings.is_multimer_prediction(wildcards.model):

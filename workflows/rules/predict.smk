@@ -27,7 +27,7 @@ rule predict:
         weights=weights_args,
         num_recycle=recycle_setting,
         recycles=recycle_args,
-        dtype=model_dtype,
+        dtype=SETTINGS.model_dtype,
         attention=SETTINGS.attention,
         sequence_hash=lambda wc: PLAN.target(wc.target).sequence_hash,
         identity=lambda wc, input: database_args(input.params),

@@ -49,12 +49,17 @@ def prediction_path(path: Path, index: int) -> Path:
 
 
 def _global_config(config, args: argparse.Namespace):
+    from folding.model.global_config import resolve_dtype
+
     global_config = config.global_config
     if args.chunk_mb is not None:
         if args.chunk_mb < 1:
             raise InputError(f"--chunk-mb must be at least 1, not {args.chunk_mb}")
         global_config = replace(global_config, chunk_bytes=args.chunk_mb << 20)
-    return replace(global_config, eval_dropout=args.eval_dropout)
+    dtype, why = resolve_dtype(args.dtype)
+    log.info("%s: trunk in %s (%s)", args.model_name, dtype, why)
+    return replace(global_config, eval_dropout=args.eval_dropout, dtype=dtype,
+                   attention=args.attention)
 
 
 def run_multimer(args: argparse.Namespace) -> int:

@@ -50,7 +50,8 @@ class MultimerPrediction:
     """The final pass's outputs (NumPy arrays) and how they were made.
 
     ``num_recycles`` counts the passes run after the first; ``recycle_changes`` holds the
-    CA distance change of each pass from the one before (the first from the start).
+    CA distance change of each pass from the one before (the first from the start);
+    ``dtype`` is the trunk's compute dtype.
     """
 
     model_name: str
@@ -64,6 +65,7 @@ class MultimerPrediction:
     asym_id: np.ndarray
     entity_id: np.ndarray
     sym_id: np.ndarray
+    dtype: str = "float32"
 
     @property
     def ranking_confidence(self) -> float:
@@ -99,7 +101,7 @@ class MultimerPrediction:
             "model_name": np.str_(self.model_name),
             "params_id": np.str_(self.params_id),
             "seed": np.int64(self.seed),
-            "dtype": np.str_("float32"),  # the multimer trunk runs in float32 only
+            "dtype": np.str_(self.dtype),
         })
         return arrays
 
@@ -190,7 +192,8 @@ class MultimerRunner:
         a = features.arrays
         return MultimerPrediction(model_name or c.name, self.params_id, seed, len(changes) - 1,
                                   tuple(changes), final, a["aatype"], a["residue_index"],
-                                  a["asym_id"], a["entity_id"], a["sym_id"])
+                                  a["asym_id"], a["entity_id"], a["sym_id"],
+                                  c.global_config.dtype)
 
 
 def rank_predictions(predictions: Sequence[MultimerPrediction]) -> list[MultimerPrediction]:

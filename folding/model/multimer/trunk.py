@@ -38,7 +38,7 @@ from folding.model.multimer.template import (
     TemplateEmbedding,
     template_torsion_rows,
 )
-from folding.model.primitives import Linear
+from folding.model.primitives import Linear, parameters_in
 from folding.model.trunk import TrunkOutput
 
 
@@ -73,6 +73,12 @@ class MultimerEmbeddingsAndEvoformer(hk.Module):
 
     def __call__(self, inputs: MultimerInputs, prev: RecycledState,
                  key: jax.Array | None = None) -> TrunkOutput:
+        with parameters_in(self.global_config.compute_dtype):
+            return self._trunk(inputs, prev, key)
+
+    @hk.transparent
+    def _trunk(self, inputs: MultimerInputs, prev: RecycledState,
+               key: jax.Array | None) -> TrunkOutput:
         c, gc = self.config, self.global_config
         dtype = gc.compute_dtype
         keys = iter(jax.random.split(key, 3) if key is not None else [None] * 3)
