@@ -275,17 +275,19 @@ class MemoryPlan:
                 f"{'fits' if self.fits else 'does NOT fit'} (longest that fits here: about "
                 f"{self.longest_fitting} residues)")
 
-    def check(self, target: str = "the target") -> None:
-        """Raise one :class:`InputError` before compiling when the estimate does not fit."""
+    def check(self, target: str = "the target", msa_options: bool = True) -> None:
+        """Raise one :class:`InputError` before compiling when the estimate does not fit
+        (``msa_options``: whether to suggest ``--max-extra-msa``/``--max-msa-clusters``,
+        which the multimer models do not take)."""
         if self.fits:
             return
         s = self.shape
         hints = []
         if s.dtype == "float32":
             hints.append("--dtype bfloat16")
-        if s.num_extra_msa > 1024:
+        if msa_options and s.num_extra_msa > 1024:
             hints.append("--max-extra-msa 1024")
-        if s.num_msa > 128:
+        if msa_options and s.num_msa > 128:
             hints.append("--max-msa-clusters 128")
         if self.device.platform == "gpu":
             hints.append("XLA_PYTHON_CLIENT_MEM_FRACTION=0.95")

@@ -234,3 +234,27 @@ def test_recycling_stops_early_at_the_tolerance(target, predictions):
     best = rank_predictions([other, prediction])[0]
     assert best.ranking_confidence == max(other.ranking_confidence,
                                           prediction.ranking_confidence)
+
+
+def test_memory_plan_refuses_a_complex_too_long_for_the_device(target, tmp_path, capsys,
+                                                              caplog, monkeypatch):
+    """A GPU too small for the complex: one error naming the input and the longest
+    length that fits, before anything compiles; no MSA-size hints (multimer models do
+    not take them); nothing written."""
+    import logging
+
+    from folding.model import memory_plan
+
+    size = int(0.2 * memory_plan.GIB)
+    monkeypatch.setattr(memory_plan, "device_memory", lambda device=None: memory_plan.DeviceMemory(
+        "gpu", "Tiny GPU", size, size, "test"))
+    out = tmp_path / "out.npz"
+    with caplog.at_level(logging.INFO, logger="folding.model.multimer.cli"):
+        code = _run(target, "--output", str(out), "--num-recycle", "0")
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and not out.exists()
+    assert len(err) == 1 and "features.npz" in err[0] and "Tiny GPU" in err[0]
+    assert "longest sequence that fits here" in err[0] and "--dtype bfloat16" in err[0]
+    assert "--max-extra-msa" not in err[0] and "--max-msa-clusters" not in err[0]
+    plans = [r.getMessage() for r in caplog.records if "memory plan" in r.getMessage()]
+    assert plans and "L=48, 512 MSA rows, 2048 extra rows, 4 templates" in plans[0]

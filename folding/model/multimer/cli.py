@@ -25,7 +25,10 @@ Each result holds the monomer outputs plus ``iptm``, ``ranking_confidence`` (0.8
 ``entity_id``, ``sym_id``); the PDB has one chain per ``asym_id`` (A, B, C ... in the
 feature layout, as AlphaFold writes it), each closed by TER. Defaults follow AlphaFold
 2.3: up to 20 recycles, stopping once the CA distances change by less than 0.5 A.
-Nothing is written unless every prediction succeeded.
+Nothing is written unless every prediction succeeded. Before compiling, the run plans
+its memory as a monomer run does (the chunk budget from the complex's length, the
+sampled MSA sizes and the device's free memory; one error when the estimate does not
+fit, ``--no-memory-check`` runs it anyway).
 """
 
 from __future__ import annotations
@@ -52,14 +55,37 @@ def _global_config(config, args: argparse.Namespace):
     from folding.model.global_config import resolve_dtype
 
     global_config = config.global_config
-    if args.chunk_mb is not None:
-        if args.chunk_mb < 1:
-            raise InputError(f"--chunk-mb must be at least 1, not {args.chunk_mb}")
-        global_config = replace(global_config, chunk_bytes=args.chunk_mb << 20)
+    if args.chunk_mb is not None and args.chunk_mb < 1:
+        raise InputError(f"--chunk-mb must be at least 1, not {args.chunk_mb}")
     dtype, why = resolve_dtype(args.dtype)
     log.info("%s: trunk in %s (%s)", args.model_name, dtype, why)
     return replace(global_config, eval_dropout=args.eval_dropout, dtype=dtype,
                    attention=args.attention)
+
+
+def _planned_chunk_bytes(config, features, args: argparse.Namespace) -> int:
+    """The memory plan of a multimer run (:mod:`folding.model.memory_plan`), logged: its
+    chunk budget, or one error before compiling when the estimate does not fit.
+
+    The estimate is the monomer model's (the same Evoformer, extra-MSA and template
+    stacks at the multimer's sampled sizes: cluster centres plus one row per template,
+    extra rows); XLA's compiled figures and host spilling are the monomer runs' only.
+    """
+    from folding.model import memory_plan
+
+    templates = int(features.arrays["template_aatype"].shape[0])
+    shape = memory_plan.ModelShape(
+        features.num_res, config.sampling.num_msa + templates, config.sampling.num_extra_msa,
+        templates, config.global_config.dtype)
+    chunk_bytes = None if args.chunk_mb is None else args.chunk_mb << 20
+    plan = memory_plan.plan_memory(shape, memory_plan.device_memory(), chunk_bytes)
+    log.info("%s", plan.describe())
+    if not args.no_memory_check:
+        plan.check(str(args.features), msa_options=False)
+    elif not plan.fits:
+        log.warning("running although the memory plan says it does not fit "
+                    "(--no-memory-check)")
+    return plan.chunk_bytes
 
 
 def run_multimer(args: argparse.Namespace) -> int:
@@ -93,6 +119,8 @@ def run_multimer(args: argparse.Namespace) -> int:
         config = config.with_recycles(args.num_recycle)
 
     features = load_multimer_features(args.features)
+    config = replace(config, global_config=replace(
+        config.global_config, chunk_bytes=_planned_chunk_bytes(config, features, args)))
     if args.untrained_params:
         log.warning("UNTRAINED PARAMETERS (random, seed %d): the predictions are not meaningful",
                     args.seed)
