@@ -1,7 +1,7 @@
 """Sequential work of one model pass by chunk budget, from the traced program (no GPU).
 
     python3 benchmarks/chunk_steps.py --lengths 384,1000 --chunk-mb 256,4096 \
-        [--attention cudnn|pallas|xla] [--dtype bfloat16]
+        [--attention cudnn|pallas|xla] [--dtype bfloat16] [--multimer]
 
 Traces one recycling pass of model_1_ptm (full MSA: 512 clusters, 5,120 extra rows, 4
 templates; abstract inputs, nothing compiled or allocated) and walks its jaxpr: every
@@ -111,19 +111,63 @@ def pass_steps(length: int, chunk_mb: int, dtype: str, attention: str) -> dict:
             **count_steps(traced.jaxpr), "trace_s": round(time.perf_counter() - start, 1)}
 
 
+def multimer_pass_steps(length: int, chunk_mb: int, dtype: str, attention: str) -> dict:
+    """:func:`pass_steps` for one model_1_multimer_v3 pass: its sampled sizes (508
+    centres, 2,048 extra rows) and 4 templates, the whole length one complex."""
+    import jax
+    import jax.numpy as jnp
+
+    from folding.model.features import RecycledState
+    from folding.model.global_config import GlobalConfig
+    from folding.model.multimer.config import multimer_model_config
+    from folding.model.multimer.features import MultimerInputs
+    from folding.model.multimer.params import multimer_parameter_shapes
+    from folding.model.multimer.runner import compiled_pass
+    from folding.model.params import nest
+
+    config = multimer_model_config("model_1_multimer_v3")
+    global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20,
+                                 attention="xla" if attention == "xla" else "auto")
+    spec = jax.ShapeDtypeStruct
+    f32, i32 = jnp.float32, jnp.int32
+    r, s, e, t = length, config.sampling.num_msa, config.sampling.num_extra_msa, 4
+    residues = {name: spec((r,), i32) for name in
+                ("aatype", "residue_index", "asym_id", "entity_id", "sym_id")}
+    inputs = MultimerInputs(
+        **residues, seq_mask=spec((r,), f32), msa=spec((s, r), i32),
+        deletion_matrix=spec((s, r), f32), msa_mask=spec((s, r), f32),
+        cluster_profile=spec((s, r, 23), f32), cluster_deletion_mean=spec((s, r), f32),
+        extra_msa=spec((e, r), i32), extra_deletion_matrix=spec((e, r), f32),
+        extra_msa_mask=spec((e, r), f32), template_aatype=spec((t, r), i32),
+        template_all_atom_positions=spec((t, r, 37, 3), f32),
+        template_all_atom_mask=spec((t, r, 37), f32))
+    params = nest({k: spec(v, f32)
+                   for k, v in multimer_parameter_shapes(config.network).items()})
+    prev = jax.tree_util.tree_map(lambda x: spec(x.shape, x.dtype),
+                                  RecycledState.zeros(r, 256, 128, f32))
+    start = time.perf_counter()
+    traced = jax.make_jaxpr(compiled_pass(config.network, global_config))(
+        params, None, inputs, prev)
+    return {"model": config.name, "length": length, "chunk_mb": chunk_mb, "dtype": dtype,
+            "attention": attention, **count_steps(traced.jaxpr),
+            "trace_s": round(time.perf_counter() - start, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", default="384,1000")
     parser.add_argument("--chunk-mb", default="256,4096")
     parser.add_argument("--dtype", default="bfloat16", choices=("float32", "bfloat16"))
     parser.add_argument("--attention", default="cudnn", choices=("cudnn", "pallas", "xla"))
+    parser.add_argument("--multimer", action="store_true",
+                        help="trace model_1_multimer_v3 instead of model_1_ptm")
     args = parser.parse_args()
     if args.attention != "xla":
         pretend_kernels_available(args.attention)
+    steps = multimer_pass_steps if args.multimer else pass_steps
     for length in (int(x) for x in args.lengths.split(",") if x):
         for chunk_mb in (int(x) for x in args.chunk_mb.split(",") if x):
-            print(json.dumps(pass_steps(length, chunk_mb, args.dtype, args.attention)),
-                  flush=True)
+            print(json.dumps(steps(length, chunk_mb, args.dtype, args.attention)), flush=True)
 
 
 if __name__ == "__main__":
