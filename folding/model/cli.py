@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import zipfile
 from pathlib import Path
 
@@ -204,45 +203,11 @@ def _limit_rows(features, data):
 
 
 def _memory_plan(args: argparse.Namespace, config, features, buckets: bool):
-    """The memory plan of this run, logged; refuses a target that will not fit."""
-    from folding.model import host_spill, memory_plan
+    """The memory plan of this run before compiling (:func:`memory_check.plan_run`)."""
+    from folding.model import memory_check
     from folding.model.runner import memory_shape
 
-    model_shape = memory_shape(config, features, buckets)
-    chunk_bytes = None if args.chunk_mb is None else args.chunk_mb << 20
-    if chunk_bytes is None and os.environ.get(host_spill.SPILL_ENV):
-        # Run again for memory: the smallest chunks, whatever the larger pool allows.
-        chunk_bytes = memory_plan.GPU_CHUNK_CHOICES[-1]
-    plan = memory_plan.plan_memory(model_shape, memory_plan.device_memory(), chunk_bytes)
-    log.info("%s", plan.describe())
-    if not plan.fits and not args.no_memory_check and not args.no_spill and \
-            host_spill.decide(plan, memory_plan.host_memory()[1]).spill:
-        # The estimate is only an estimate (see memory_plan); XLA's figures after
-        # compiling decide whether to run again with more memory.
-        log.info("the estimate does not fit as JAX started; deciding from XLA's compiled "
-                 "memory figures whether more memory is needed")
-        return plan
-    _enforce_plan(args, plan)
-    return plan
-
-
-def _enforce_plan(args: argparse.Namespace, plan) -> None:
-    """Run a plan that does not fit again with more memory (host spill), else refuse it
-    with one error, unless ``--no-memory-check``."""
-    from folding.model import host_spill, memory_plan
-
-    if not plan.fits and not args.no_memory_check and not args.no_spill:
-        decision = host_spill.decide(plan, memory_plan.host_memory()[1])
-        if decision.spill:
-            log.warning("%s does not fit in GPU memory as JAX started; running it again with "
-                        "more memory: %s", args.features, decision.reason)
-            host_spill.relaunch(decision)
-        log.info("no spill to host memory: %s", decision.reason)
-    if not args.no_memory_check:
-        plan.check(str(args.features))
-    elif not plan.fits:
-        log.warning("running although the memory plan says it does not fit "
-                    "(--no-memory-check)")
+    return memory_check.plan_run(args, memory_shape(config, features, buckets))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -251,7 +216,7 @@ def run(args: argparse.Namespace) -> int:
 
     from folding.common.pdb import to_pdb
     from folding.common.protein import Protein
-    from folding.model import memory_plan
+    from folding.model import memory_check
     from folding.model import params as model_params
     from folding.model.config import model_config
     from folding.model.global_config import resolve_dtype
@@ -312,22 +277,15 @@ def run(args: argparse.Namespace) -> int:
 
     runner = ModelRunner(config, params, params_id, buckets=buckets)
     del params
-    if not args.no_memory_check:
-        # XLA's own figures, from the compilation the run then uses, before running.
-        runners = {plan.chunk_bytes: runner}
 
-        def compiled_at(chunk_bytes: int):
-            if chunk_bytes not in runners:
-                runners[chunk_bytes] = ModelRunner(
-                    replace(config, global_config=replace(config.global_config,
-                                                          chunk_bytes=chunk_bytes)),
-                    runner.params, params_id, buckets=buckets)
-            return runners[chunk_bytes].compiled_memory(features)
+    def runner_at(chunk_bytes: int) -> ModelRunner:
+        return ModelRunner(replace(config, global_config=replace(
+            config.global_config, chunk_bytes=chunk_bytes)), runner.params, params_id,
+            buckets=buckets)
 
-        plan = memory_plan.check_compiled(plan, compiled_at)
-        runner = runners[plan.chunk_bytes]
-        log.info("%s", plan.describe())
-        _enforce_plan(args, plan)
+    # XLA's own figures, from the compilation the run then uses, before running.
+    runner, plan = memory_check.checked_runner(args, plan, runner, runner_at,
+                                               lambda r: r.compiled_memory(features))
     prediction = runner.predict(features, seed=args.seed)
     arrays = prediction.to_arrays()
 

@@ -211,6 +211,13 @@ class CompiledMemory:
     temp_bytes: int
     alias_bytes: int = 0
 
+    @classmethod
+    def of(cls, executable: Any) -> CompiledMemory:
+        """The figures of a compiled JAX executable (``lower(...).compile()``)."""
+        stats = executable.memory_analysis()
+        return cls(int(stats.argument_size_in_bytes), int(stats.output_size_in_bytes),
+                   int(stats.temp_size_in_bytes), int(stats.alias_size_in_bytes))
+
     @property
     def needed_bytes(self) -> int:
         """Arguments, temporaries and the outputs that do not reuse an argument's buffer

@@ -234,13 +234,7 @@ class ModelRunner:
                 self._apply.lower(self.params, key, features.inputs(0), prev).compile(),
                 self._pair_heads.lower(self.params, None, prev.prev_pair,
                                        features.arrays["seq_mask"][0]).compile()]
-        figures = []
-        for executable in compiled:
-            stats = executable.memory_analysis()
-            figures.append(CompiledMemory(
-                int(stats.argument_size_in_bytes), int(stats.output_size_in_bytes),
-                int(stats.temp_size_in_bytes), int(stats.alias_size_in_bytes)))
-        return max(figures, key=lambda f: f.needed_bytes)
+        return max((CompiledMemory.of(e) for e in compiled), key=lambda f: f.needed_bytes)
 
     def predict(self, features: ProcessedFeatures, seed: int = 0,
                 callback: Callable[[int, IterationOutput, float], None] | None = None

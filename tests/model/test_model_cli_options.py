@@ -45,7 +45,7 @@ def _cli(tmp_path, capsys, caplog, raw, *extra):
     path = tmp_path / "features.npz"
     np.savez(path, **raw)
     out = tmp_path / "out.npz"
-    with caplog.at_level(logging.INFO, logger="folding.model.cli"):
+    with caplog.at_level(logging.INFO, logger="folding.model"):
         code = main(["model", "run", "--untrained-params", "--model-name", "model_3_ptm",
                      "--features", str(path), "--output", str(out), "--num-recycle", "0",
                      *extra])

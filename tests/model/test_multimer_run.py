@@ -11,6 +11,7 @@ files, chain boundaries in the PAE plot.
 from __future__ import annotations
 
 import json
+import logging
 
 import gemmi
 import numpy as np
@@ -236,25 +237,57 @@ def test_recycling_stops_early_at_the_tolerance(target, predictions):
                                           prediction.ranking_confidence)
 
 
-def test_memory_plan_refuses_a_complex_too_long_for_the_device(target, tmp_path, capsys,
-                                                              caplog, monkeypatch):
-    """A GPU too small for the complex: one error naming the input and the longest
-    length that fits, before anything compiles; no MSA-size hints (multimer models do
-    not take them); nothing written."""
-    import logging
-
+def _tiny_gpu(monkeypatch, gib: float = 0.2):
     from folding.model import memory_plan
 
-    size = int(0.2 * memory_plan.GIB)
-    monkeypatch.setattr(memory_plan, "device_memory", lambda device=None: memory_plan.DeviceMemory(
-        "gpu", "Tiny GPU", size, size, "test"))
+    size = int(gib * memory_plan.GIB)
+    gpu = memory_plan.DeviceMemory("gpu", "Tiny GPU", size, size, "test")
+    monkeypatch.setattr(memory_plan, "device_memory", lambda device=None: gpu)
+
+
+def test_memory_plan_refuses_a_complex_too_long_for_the_device(target, tmp_path, capsys,
+                                                              caplog, monkeypatch):
+    """A GPU too small for the complex, no spilling: one error naming the input and the
+    longest length that fits, before anything compiles; no MSA-size hints (multimer
+    models do not take them); nothing written."""
+    _tiny_gpu(monkeypatch)
     out = tmp_path / "out.npz"
-    with caplog.at_level(logging.INFO, logger="folding.model.multimer.cli"):
-        code = _run(target, "--output", str(out), "--num-recycle", "0")
+    with caplog.at_level(logging.INFO, logger="folding.model"):
+        code = _run(target, "--output", str(out), "--num-recycle", "0", "--no-spill")
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and not out.exists()
     assert len(err) == 1 and "features.npz" in err[0] and "Tiny GPU" in err[0]
     assert "longest sequence that fits here" in err[0] and "--dtype bfloat16" in err[0]
     assert "--max-extra-msa" not in err[0] and "--max-msa-clusters" not in err[0]
     plans = [r.getMessage() for r in caplog.records if "memory plan" in r.getMessage()]
-    assert plans and "L=48, 512 MSA rows, 2048 extra rows, 4 templates" in plans[0]
+    assert len(plans) == 1 and "L=48, 512 MSA rows, 2048 extra rows, 4 templates" in plans[0]
+
+
+def test_a_complex_too_long_for_the_gpu_runs_again_with_more_memory(target, tmp_path, capsys,
+                                                                    caplog, monkeypatch):
+    """As a monomer run: XLA's figures of the compiled multimer pass decide, then the
+    command runs again with unified memory (the relaunch, an exec of the same command,
+    is replaced by a recorder here)."""
+    from folding.model import host_spill, memory_plan
+
+    class RelaunchedError(Exception):
+        pass
+
+    seen = []
+
+    def record(decision):
+        seen.append(decision)
+        raise RelaunchedError
+
+    _tiny_gpu(monkeypatch)
+    monkeypatch.setattr(host_spill, "relaunch", record)
+    monkeypatch.setattr(memory_plan, "host_memory", lambda: (64 * memory_plan.GIB,
+                                                             32 * memory_plan.GIB))
+    with caplog.at_level(logging.INFO, logger="folding.model"), \
+            pytest.raises(RelaunchedError):
+        _run(target, "--output", str(tmp_path / "out.npz"), "--num-recycle", "0")
+    assert len(seen) == 1 and seen[0].spill
+    assert seen[0].environment["TF_FORCE_UNIFIED_MEMORY"] == "1"
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("deciding from XLA's compiled memory figures" in m for m in messages)
+    assert any("memory plan" in m and "compiled: arguments" in m for m in messages)

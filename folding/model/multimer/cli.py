@@ -25,10 +25,10 @@ Each result holds the monomer outputs plus ``iptm``, ``ranking_confidence`` (0.8
 ``entity_id``, ``sym_id``); the PDB has one chain per ``asym_id`` (A, B, C ... in the
 feature layout, as AlphaFold writes it), each closed by TER. Defaults follow AlphaFold
 2.3: up to 20 recycles, stopping once the CA distances change by less than 0.5 A.
-Nothing is written unless every prediction succeeded. Before compiling, the run plans
-its memory as a monomer run does (the chunk budget from the complex's length, the
-sampled MSA sizes and the device's free memory; one error when the estimate does not
-fit, ``--no-memory-check`` runs it anyway).
+Nothing is written unless every prediction succeeded. The run plans and checks its
+memory as a monomer run does (:mod:`folding.model.memory_check`: the chunk budget from
+the complex's length, the sampled MSA sizes and the device's free memory, XLA's figures
+before running, more memory or one clear error when it does not fit).
 """
 
 from __future__ import annotations
@@ -63,34 +63,21 @@ def _global_config(config, args: argparse.Namespace):
                    attention=args.attention)
 
 
-def _planned_chunk_bytes(config, features, args: argparse.Namespace) -> int:
-    """The memory plan of a multimer run (:mod:`folding.model.memory_plan`), logged: its
-    chunk budget, or one error before compiling when the estimate does not fit.
-
-    The estimate is the monomer model's (the same Evoformer, extra-MSA and template
-    stacks at the multimer's sampled sizes: cluster centres plus one row per template,
-    extra rows); XLA's compiled figures and host spilling are the monomer runs' only.
-    """
-    from folding.model import memory_plan
+def _memory_shape(config, features):
+    """What the memory plan needs of a multimer run: the monomer estimate's sizes at the
+    multimer's sampled sizes (the same Evoformer, extra-MSA and template stacks: cluster
+    centres plus one row per template, extra rows)."""
+    from folding.model.memory_plan import ModelShape
 
     templates = int(features.arrays["template_aatype"].shape[0])
-    shape = memory_plan.ModelShape(
-        features.num_res, config.sampling.num_msa + templates, config.sampling.num_extra_msa,
-        templates, config.global_config.dtype)
-    chunk_bytes = None if args.chunk_mb is None else args.chunk_mb << 20
-    plan = memory_plan.plan_memory(shape, memory_plan.device_memory(), chunk_bytes)
-    log.info("%s", plan.describe())
-    if not args.no_memory_check:
-        plan.check(str(args.features), msa_options=False)
-    elif not plan.fits:
-        log.warning("running although the memory plan says it does not fit "
-                    "(--no-memory-check)")
-    return plan.chunk_bytes
+    return ModelShape(features.num_res, config.sampling.num_msa + templates,
+                      config.sampling.num_extra_msa, templates, config.global_config.dtype)
 
 
 def run_multimer(args: argparse.Namespace) -> int:
     """Run one multimer model (one or several predictions) and write its outputs."""
     from folding.common.pdb import to_pdb
+    from folding.model import memory_check
     from folding.model.multimer import params as multimer_params
     from folding.model.multimer.config import multimer_model_config, parse_model_name
     from folding.model.multimer.features import load_multimer_features
@@ -119,8 +106,9 @@ def run_multimer(args: argparse.Namespace) -> int:
         config = config.with_recycles(args.num_recycle)
 
     features = load_multimer_features(args.features)
-    config = replace(config, global_config=replace(
-        config.global_config, chunk_bytes=_planned_chunk_bytes(config, features, args)))
+    plan = memory_check.plan_run(args, _memory_shape(config, features), msa_options=False)
+    config = replace(config, global_config=replace(config.global_config,
+                                                   chunk_bytes=plan.chunk_bytes))
     if args.untrained_params:
         log.warning("UNTRAINED PARAMETERS (random, seed %d): the predictions are not meaningful",
                     args.seed)
@@ -131,6 +119,15 @@ def run_multimer(args: argparse.Namespace) -> int:
         params_id = f"sha256:{file_sha256(args.params)}"
     runner = MultimerRunner(config, params, params_id)
     del params
+
+    def runner_at(chunk_bytes: int) -> MultimerRunner:
+        return MultimerRunner(replace(config, global_config=replace(
+            config.global_config, chunk_bytes=chunk_bytes)), runner.params, params_id)
+
+    # XLA's own figures, from the compilation the run then uses, before running.
+    runner, plan = memory_check.checked_runner(
+        args, plan, runner, runner_at, lambda r: r.compiled_memory(features, args.seed),
+        msa_options=False)
 
     first = index or 0
     outputs: list[tuple[Path, dict, Path | None, str | None]] = []

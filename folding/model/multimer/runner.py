@@ -25,6 +25,7 @@ from folding.common.protein import Protein
 from folding.errors import InputError
 from folding.model.features import RecycledState
 from folding.model.global_config import GlobalConfig
+from folding.model.memory_plan import CompiledMemory
 from folding.model.multimer.alphafold import (
     MultimerIterationOutput,
     MultimerNetworkConfig,
@@ -153,6 +154,19 @@ class MultimerRunner:
         with jax.default_matmul_precision(
                 self.config.global_config.resolved_matmul_precision):
             return self._apply(self.params, key, features.inputs(sample), prev)
+
+    def compiled_memory(self, features: MultimerFeatures, seed: int = 0) -> CompiledMemory:
+        """XLA's memory analysis of one pass at the shape ``seed``'s samples give these
+        features (compiling the executable :meth:`predict` then runs)."""
+        c = self.config
+        sample = self.sample(features, recycling_pass_keys(seed, 1)[0])
+        emb = c.network.trunk.embeddings
+        prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel)
+        key = jax.random.PRNGKey(0) if c.global_config.eval_dropout else None
+        with jax.default_matmul_precision(c.global_config.resolved_matmul_precision):
+            executable = self._apply.lower(self.params, key, features.inputs(sample),
+                                           prev).compile()
+        return CompiledMemory.of(executable)
 
     def predict(self, features: MultimerFeatures, seed: int = 0, model_name: str | None = None,
                 callback: Callable[[int, MultimerIterationOutput, float], None] | None = None
