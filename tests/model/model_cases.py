@@ -114,3 +114,7 @@ def kabsch_rmsd(a: np.ndarray, b: np.ndarray) -> float:
     d = np.sign(np.linalg.det(u @ vt))
     rotation = u @ np.diag([1.0, 1.0, d]) @ vt
     return float(np.sqrt(np.mean(np.sum((a @ rotation - b) ** 2, axis=-1))))
+
+
+class RelaunchedError(Exception):
+    """Raised in place of the exec of ``host_spill.relaunch`` (the ``relaunches`` fixture)."""

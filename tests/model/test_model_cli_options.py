@@ -66,25 +66,16 @@ def test_too_long_for_the_device_is_one_error_before_compiling(tmp_path, capsys,
 
 
 def test_too_long_for_the_gpu_runs_again_spilling_to_host_ram(tmp_path, capsys, caplog,
-                                                               tiny_gpu, monkeypatch):
+                                                               tiny_gpu, relaunches):
     """Without --no-spill the CLI decides to re-run with more memory (the relaunch
     itself, an exec of the same command, is replaced by a recorder here)."""
+    from model_cases import RelaunchedError
+
     from folding.model import host_spill
 
-    class RelaunchedError(Exception):
-        pass
-
-    seen = []
-
-    def record(decision):
-        seen.append(decision)
-        raise RelaunchedError
-
-    monkeypatch.setattr(host_spill, "relaunch", record)
-    monkeypatch.setattr(memory_plan, "host_memory", lambda: (64 * memory_plan.GIB,
-                                                             32 * memory_plan.GIB))
     with pytest.raises(RelaunchedError):
         _cli(tmp_path, capsys, caplog, synthetic_raw(600, 40, seed=1))
+    seen = relaunches
     assert len(seen) == 1 and seen[0].spill
     # The decision was taken on XLA's figures for the compiled model, not the estimate.
     messages = [r.getMessage() for r in caplog.records]

@@ -263,29 +263,19 @@ def test_memory_plan_refuses_a_complex_too_long_for_the_device(target, tmp_path,
     assert len(plans) == 1 and "L=48, 512 MSA rows, 2048 extra rows, 4 templates" in plans[0]
 
 
-def test_a_complex_too_long_for_the_gpu_runs_again_with_more_memory(target, tmp_path, capsys,
-                                                                    caplog, monkeypatch):
+def test_a_complex_too_long_for_the_gpu_runs_again_with_more_memory(target, tmp_path,
+                                                                    caplog, monkeypatch,
+                                                                    relaunches):
     """As a monomer run: XLA's figures of the compiled multimer pass decide, then the
     command runs again with unified memory (the relaunch, an exec of the same command,
     is replaced by a recorder here)."""
-    from folding.model import host_spill, memory_plan
-
-    class RelaunchedError(Exception):
-        pass
-
-    seen = []
-
-    def record(decision):
-        seen.append(decision)
-        raise RelaunchedError
+    from model_cases import RelaunchedError
 
     _tiny_gpu(monkeypatch)
-    monkeypatch.setattr(host_spill, "relaunch", record)
-    monkeypatch.setattr(memory_plan, "host_memory", lambda: (64 * memory_plan.GIB,
-                                                             32 * memory_plan.GIB))
     with caplog.at_level(logging.INFO, logger="folding.model"), \
             pytest.raises(RelaunchedError):
         _run(target, "--output", str(tmp_path / "out.npz"), "--num-recycle", "0")
+    seen = relaunches
     assert len(seen) == 1 and seen[0].spill
     assert seen[0].environment["TF_FORCE_UNIFIED_MEMORY"] == "1"
     messages = [r.getMessage() for r in caplog.records]
