@@ -26,6 +26,8 @@ from functools import cache
 import jax
 import jax.numpy as jnp
 
+from folding.model.global_config import cuda_capability_major
+
 #: Additive bias of a masked key, as in AlphaFold (``1e9 * (mask - 1)``).
 MASKED_BIAS = -1e9
 #: Logits are clipped to this magnitude, so a fully masked query row gets uniform
@@ -56,17 +58,8 @@ def cuda_flash_attention_available() -> bool:
         device = jax.devices()[0]
     except RuntimeError:
         return False
-    if device.platform != "gpu":
-        return False
-    version = str(getattr(device.client, "platform_version", "")).lower()
-    if "cuda" not in version:
-        return False
-    capability = str(getattr(device, "compute_capability", "0.0"))
-    try:
-        major = int(capability.split(".")[0])
-    except ValueError:
-        return False
-    return major >= 8
+    major = cuda_capability_major(device)
+    return major is not None and major >= 8
 
 
 @cache

@@ -103,6 +103,19 @@ class GlobalConfig:
         return jnp.dtype(_DTYPES[self.dtype])
 
 
+def cuda_capability_major(device: Any) -> int | None:
+    """The major compute capability of a CUDA GPU (8 for an A100, 9 for an H100), None
+    for any other device (CPU, TPU, a ROCm GPU) or one that does not say."""
+    platform = str(device.platform).lower()
+    version = str(getattr(getattr(device, "client", None), "platform_version", "")).lower()
+    if platform not in ("gpu", "cuda") or "cuda" not in version:
+        return None
+    try:
+        return int(str(getattr(device, "compute_capability", "")).split(".")[0])
+    except ValueError:
+        return None
+
+
 #: The dtypes a run may ask for: "auto" or one of GlobalConfig's.
 REQUESTED_DTYPES = ("auto", "float32", "bfloat16")
 
@@ -126,14 +139,10 @@ def resolve_dtype(requested: str, device: Any = None) -> tuple[str, str]:
     kind = str(getattr(device, "device_kind", platform))
     if platform == "tpu":
         return "bfloat16", f"auto: {kind} (TPU)"
-    version = str(getattr(getattr(device, "client", None), "platform_version", "")).lower()
-    capability = str(getattr(device, "compute_capability", ""))
-    if platform in ("gpu", "cuda") and "cuda" in version:
-        try:
-            major = int(capability.split(".")[0])
-        except ValueError:
-            major = 0
+    major = cuda_capability_major(device)
+    if major is not None:
+        capability = f"compute capability {getattr(device, 'compute_capability', major)}"
         if major >= 8:
-            return "bfloat16", f"auto: {kind}, compute capability {capability}"
-        return "float32", f"auto: {kind}, compute capability {capability} (no bfloat16 units)"
+            return "bfloat16", f"auto: {kind}, {capability}"
+        return "float32", f"auto: {kind}, {capability} (no bfloat16 units)"
     return "float32", f"auto: {kind}" + ("" if kind == platform else f" ({platform})")
