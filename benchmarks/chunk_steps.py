@@ -115,36 +115,14 @@ def multimer_pass_steps(length: int, chunk_mb: int, dtype: str, attention: str) 
     """:func:`pass_steps` for one model_1_multimer_v3 pass: its sampled sizes (508
     centres, 2,048 extra rows) and 4 templates, the whole length one complex."""
     import jax
-    import jax.numpy as jnp
+    from compiled_memory import abstract_multimer_pass
 
-    from folding.model.features import RecycledState
     from folding.model.global_config import GlobalConfig
-    from folding.model.multimer.config import multimer_model_config
-    from folding.model.multimer.features import MultimerInputs
-    from folding.model.multimer.params import multimer_parameter_shapes
     from folding.model.multimer.runner import compiled_pass
-    from folding.model.params import nest
 
-    config = multimer_model_config("model_1_multimer_v3")
     global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20,
                                  attention="xla" if attention == "xla" else "auto")
-    spec = jax.ShapeDtypeStruct
-    f32, i32 = jnp.float32, jnp.int32
-    r, s, e, t = length, config.sampling.num_msa, config.sampling.num_extra_msa, 4
-    residues = {name: spec((r,), i32) for name in
-                ("aatype", "residue_index", "asym_id", "entity_id", "sym_id")}
-    inputs = MultimerInputs(
-        **residues, seq_mask=spec((r,), f32), msa=spec((s, r), i32),
-        deletion_matrix=spec((s, r), f32), msa_mask=spec((s, r), f32),
-        cluster_profile=spec((s, r, 23), f32), cluster_deletion_mean=spec((s, r), f32),
-        extra_msa=spec((e, r), i32), extra_deletion_matrix=spec((e, r), f32),
-        extra_msa_mask=spec((e, r), f32), template_aatype=spec((t, r), i32),
-        template_all_atom_positions=spec((t, r, 37, 3), f32),
-        template_all_atom_mask=spec((t, r, 37), f32))
-    params = nest({k: spec(v, f32)
-                   for k, v in multimer_parameter_shapes(config.network).items()})
-    prev = jax.tree_util.tree_map(lambda x: spec(x.shape, x.dtype),
-                                  RecycledState.zeros(r, 256, 128, f32))
+    config, params, inputs, prev = abstract_multimer_pass(length, global_config)
     start = time.perf_counter()
     traced = jax.make_jaxpr(compiled_pass(config.network, global_config))(
         params, None, inputs, prev)

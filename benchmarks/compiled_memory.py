@@ -65,6 +65,81 @@ def abstract_pass(length: int, global_config, clusters: int = 512, extra: int = 
     return config, params, inputs, prev
 
 
+def abstract_multimer_pass(length: int, global_config, templates: int = 4) -> tuple:
+    """model_1_multimer_v3's config and one pass's arguments as shapes, the whole
+    length one complex at its sampled sizes (508 centres, 2,048 extra rows):
+    (config, params, inputs, recycled state)."""
+    import jax
+    import jax.numpy as jnp
+
+    from folding.model.features import RecycledState
+    from folding.model.multimer.config import multimer_model_config
+    from folding.model.multimer.features import MultimerInputs
+    from folding.model.multimer.params import multimer_parameter_shapes
+    from folding.model.params import nest
+
+    config = multimer_model_config("model_1_multimer_v3")
+    spec = jax.ShapeDtypeStruct
+    f32, i32 = jnp.float32, jnp.int32
+    r, s, e, t = length, config.sampling.num_msa, config.sampling.num_extra_msa, templates
+    residues = {name: spec((r,), i32) for name in
+                ("aatype", "residue_index", "asym_id", "entity_id", "sym_id")}
+    inputs = MultimerInputs(
+        **residues, seq_mask=spec((r,), f32), msa=spec((s, r), i32),
+        deletion_matrix=spec((s, r), f32), msa_mask=spec((s, r), f32),
+        cluster_profile=spec((s, r, 23), f32), cluster_deletion_mean=spec((s, r), f32),
+        extra_msa=spec((e, r), i32), extra_deletion_matrix=spec((e, r), f32),
+        extra_msa_mask=spec((e, r), f32), template_aatype=spec((t, r), i32),
+        template_all_atom_positions=spec((t, r, 37, 3), f32),
+        template_all_atom_mask=spec((t, r, 37), f32))
+    params = nest({k: spec(v, f32)
+                   for k, v in multimer_parameter_shapes(config.network).items()})
+    embeddings = config.network.trunk.embeddings
+    zeros = RecycledState.zeros(r, embeddings.msa_channel, embeddings.pair_channel,
+                                global_config.compute_dtype)
+    prev = jax.tree_util.tree_map(lambda x: spec(x.shape, x.dtype), zeros)
+    return config, params, inputs, prev
+
+
+def _gib(stats) -> dict:
+    """``memory_analysis()`` in GiB, and what a pass needs (arguments + temporaries +
+    outputs not held in donated buffers)."""
+    gib = 2.0 ** 30
+    return {"argument_gib": round(stats.argument_size_in_bytes / gib, 3),
+            "output_gib": round(stats.output_size_in_bytes / gib, 3),
+            "temp_gib": round(stats.temp_size_in_bytes / gib, 3),
+            "alias_gib": round(stats.alias_size_in_bytes / gib, 3),
+            "needed_gib": round((stats.argument_size_in_bytes + stats.temp_size_in_bytes
+                                 + stats.output_size_in_bytes
+                                 - stats.alias_size_in_bytes) / gib, 3)}
+
+
+def compiled_multimer_memory(length: int, dtype: str, chunk_mb: int, templates: int) -> dict:
+    """:func:`compiled_memory` for one model_1_multimer_v3 pass (and its pair heads
+    where the runner compiles them apart)."""
+    import jax
+
+    from folding.model.global_config import GlobalConfig
+    from folding.model.multimer import runner
+
+    global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20)
+    config, params, inputs, prev = abstract_multimer_pass(length, global_config, templates)
+    start = time.perf_counter()
+    row = {}
+    with jax.default_matmul_precision(global_config.resolved_matmul_precision):
+        heads = getattr(runner, "compiled_pair_heads", None)
+        if heads is not None:
+            row["pair_heads_needed_gib"] = _gib(heads(config.network, global_config).lower(
+                params, None, prev.prev_pair, inputs.seq_mask, inputs.asym_id
+            ).compile().memory_analysis())["needed_gib"]
+        compiled = runner.compiled_pass(config.network, global_config).lower(
+            params, None, inputs, prev).compile()
+    return {"model": config.name, "length": length, "dtype": dtype, "chunk_mb": chunk_mb,
+            "templates": templates, "backend": jax.default_backend(),
+            "compile_s": round(time.perf_counter() - start, 1),
+            **_gib(compiled.memory_analysis()), **row}
+
+
 def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra: int,
                     templates: int) -> dict:
     import jax
@@ -75,12 +150,6 @@ def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra
     global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20)
     config, params, inputs, prev = abstract_pass(length, global_config, clusters, extra,
                                                  templates)
-    gib = 2.0 ** 30
-
-    def needed(stats) -> float:
-        return round((stats.argument_size_in_bytes + stats.temp_size_in_bytes
-                      + stats.output_size_in_bytes - stats.alias_size_in_bytes) / gib, 3)
-
     start = time.perf_counter()
     with jax.default_matmul_precision(global_config.resolved_matmul_precision):
         # As the runner compiles them: the pair heads (run once, on the last pass's
@@ -91,16 +160,11 @@ def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra
         compiled = compiled_iteration(config.network, global_config).lower(
             params, None, inputs, prev).compile()
     seconds = time.perf_counter() - start
-    stats = compiled.memory_analysis()
     return {"length": length, "dtype": dtype, "chunk_mb": chunk_mb, "clusters": clusters,
             "extra": extra, "templates": templates, "backend": jax.default_backend(),
-            "compile_s": round(seconds, 1),
-            "argument_gib": round(stats.argument_size_in_bytes / gib, 3),
-            "output_gib": round(stats.output_size_in_bytes / gib, 3),
-            "temp_gib": round(stats.temp_size_in_bytes / gib, 3),
-            "alias_gib": round(stats.alias_size_in_bytes / gib, 3),
-            "needed_gib": needed(stats),
-            "pair_heads_needed_gib": needed(heads.memory_analysis())}
+            "compile_s": round(seconds, 1), **_gib(compiled.memory_analysis()),
+            "pair_heads_needed_gib": _gib(heads.memory_analysis())["needed_gib"]}
+
 
 def peak_buffers(dump_dir: Path, count: int) -> list[str]:
     """The ``count`` largest buffers alive at the schedule's peak, from XLA's dump."""
@@ -130,6 +194,9 @@ def main() -> None:
     parser.add_argument("--clusters", type=int, default=512)
     parser.add_argument("--extra", type=int, default=5120)
     parser.add_argument("--templates", type=int, default=4)
+    parser.add_argument("--multimer", action="store_true",
+                        help="model_1_multimer_v3 at its sampled sizes (--clusters and "
+                             "--extra do not apply)")
     parser.add_argument("--peak", type=int, default=0,
                         help="list this many of the largest buffers alive at the peak")
     args = parser.parse_args()
@@ -140,8 +207,12 @@ def main() -> None:
         os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
                                    + f" --xla_dump_to={dump_dir} --xla_dump_hlo_as_text")
     for length in (int(x) for x in args.lengths.split(",") if x):
-        print(json.dumps(compiled_memory(length, args.dtype, args.chunk_mb, args.clusters,
-                                         args.extra, args.templates)), flush=True)
+        if args.multimer:
+            row = compiled_multimer_memory(length, args.dtype, args.chunk_mb, args.templates)
+        else:
+            row = compiled_memory(length, args.dtype, args.chunk_mb, args.clusters,
+                                  args.extra, args.templates)
+        print(json.dumps(row), flush=True)
         if dump_dir is not None:
             print("\n".join(peak_buffers(dump_dir, args.peak)), flush=True)
             shutil.rmtree(dump_dir)
