@@ -100,13 +100,15 @@ class IterationOutput:
 @dataclass(frozen=True)
 class PairHeadsOutput:
     """The heads that read the pair representation alone (Suppl. 1.9.8 distogram,
-    1.9.7 PAE and pTM); the PAE fields are None for a model without the PAE head."""
+    1.9.7 PAE and pTM); the PAE fields are None for a model without the PAE head, and
+    ``iptm`` (the interface pTM of a complex) is None unless the chains were given."""
 
     distogram_logits: jax.Array
     distogram_bin_edges: jax.Array
     predicted_aligned_error: jax.Array | None = None
     max_predicted_aligned_error: jax.Array | None = None
     ptm: jax.Array | None = None
+    iptm: jax.Array | None = None
 
 
 def with_pair_heads(output: IterationOutput, heads: PairHeadsOutput) -> IterationOutput:
@@ -158,22 +160,23 @@ class AlphaFoldIteration(hk.Module):
         if not pair_heads:
             return output
         return with_pair_heads(output, run_pair_heads(
-            c, self.global_config, rep.pair, inputs.seq_mask))
+            c.heads, self.global_config.chunk_bytes, rep.pair, inputs.seq_mask))
 
 
-def run_pair_heads(config: NetworkConfig, global_config: GlobalConfig, pair: jax.Array,
-                   seq_mask: jax.Array) -> PairHeadsOutput:
+def run_pair_heads(heads: HeadsConfig, chunk_bytes: int, pair: jax.Array,
+                   seq_mask: jax.Array, asym_id: jax.Array | None = None
+                   ) -> PairHeadsOutput:
     """The distogram and PAE heads on the trunk's output pair [L, L, c_z], a block of
     rows at a time (no [L, L, 64] temporaries beside the distogram itself), made in the
-    current Haiku scope (``alphafold/alphafold_iteration`` for their official paths)."""
-    chunk_bytes = global_config.chunk_bytes
-    distogram = DistogramHead(config.heads.distogram)(pair, chunk_bytes)
-    if config.heads.predicted_aligned_error is None:
+    current Haiku scope (``alphafold/alphafold_iteration`` for their official paths).
+    With ``asym_id`` [L] (a complex's chain of each residue) ipTM is computed too."""
+    distogram = DistogramHead(heads.distogram)(pair, chunk_bytes)
+    if heads.predicted_aligned_error is None:
         return PairHeadsOutput(distogram.logits, distogram.bin_edges)
-    aligned = AlignedErrorByRows(config.heads.predicted_aligned_error)(
-        pair, seq_mask, chunk_bytes)
+    aligned = AlignedErrorByRows(heads.predicted_aligned_error)(
+        pair, seq_mask, chunk_bytes, asym_id)
     return PairHeadsOutput(distogram.logits, distogram.bin_edges, aligned.pae,
-                           aligned.max_pae, aligned.ptm)
+                           aligned.max_pae, aligned.ptm, aligned.iptm)
 
 
 class AlphaFold(hk.Module):
@@ -211,13 +214,16 @@ def forward(config: NetworkConfig, global_config: GlobalConfig,
     return hk.transform(fn)
 
 
-def pair_heads_forward(config: NetworkConfig, global_config: GlobalConfig
+def pair_heads_forward(heads: HeadsConfig, global_config: GlobalConfig
                        ) -> hk.Transformed:
     """The Haiku transform of the pair heads alone: ``apply(params, None, pair,
-    seq_mask)`` on an iteration's recycled pair, with the iteration's parameters."""
-    def fn(pair: jax.Array, seq_mask: jax.Array) -> PairHeadsOutput:
+    seq_mask[, asym_id])`` on an iteration's recycled pair, with the iteration's
+    parameters (a monomer's or a multimer's: the heads sit at the same paths)."""
+    def fn(pair: jax.Array, seq_mask: jax.Array,
+           asym_id: jax.Array | None = None) -> PairHeadsOutput:
         with hk.name_scope("alphafold"), hk.name_scope("alphafold_iteration"):
-            return run_pair_heads(config, global_config,
-                                  jnp.asarray(pair, global_config.compute_dtype), seq_mask)
+            return run_pair_heads(heads, global_config.chunk_bytes,
+                                  jnp.asarray(pair, global_config.compute_dtype), seq_mask,
+                                  asym_id)
 
     return hk.transform(fn)

@@ -86,43 +86,60 @@ def predicted_tm_score(logits: Array, breaks: Array, residue_weights: Array | No
     weights = (jnp.ones(num_res, jnp.float32) if residue_weights is None
                else jnp.asarray(residue_weights, jnp.float32))
     tm = expected_tm_term(jax.nn.softmax(logits, axis=-1), breaks, weights)  # [L, L]
-    if asym_id is None:
-        pair_mask = jnp.ones((num_res, num_res), bool)
-    else:
-        asym_id = jnp.asarray(asym_id)
-        pair_mask = asym_id[:, None] != asym_id[None, :]
-    tm = tm * pair_mask
-    pair_weights = pair_mask * (weights[None, :] * weights[:, None])
+    pair_mask = None if asym_id is None else _interface(jnp.asarray(asym_id),
+                                                        jnp.asarray(asym_id))
+    return jnp.max(_frame_terms(tm, weights, weights, pair_mask) * weights)
+
+
+def _interface(row_asym: Array, asym_id: Array) -> Array:
+    """[R, L]: which residue pairs belong to different chains."""
+    return row_asym[:, None] != asym_id[None, :]
+
+
+def _frame_terms(tm: Array, row_weights: Array, residue_weights: Array,
+                 pair_mask: Array | None = None) -> Array:
+    """Per aligned frame [R]: the TM terms [R, L] averaged over the residues, weighted by
+    ``residue_weights`` and restricted to ``pair_mask`` [R, L] when given."""
+    pair_weights = row_weights[:, None] * residue_weights[None, :]
+    if pair_mask is not None:
+        tm = tm * pair_mask
+        pair_weights = pair_weights * pair_mask
     normalized = pair_weights / (1e-8 + jnp.sum(pair_weights, axis=-1, keepdims=True))
-    per_frame = jnp.sum(tm * normalized, axis=-1)
-    return jnp.max(per_frame * weights)
+    return jnp.sum(tm * normalized, axis=-1)
 
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class AlignedErrorSummary:
-    """PAE [L, L] (Angstrom), the largest value it can take, and pTM."""
+    """PAE [L, L] (Angstrom), the largest value it can take, pTM and, for a complex,
+    ipTM (None otherwise)."""
 
     pae: Array
     max_pae: Array
     ptm: Array
+    iptm: Array | None = None
 
 
 def aligned_error_rows(logits: Array, breaks: Array, row_weights: Array,
-                       residue_weights: Array) -> tuple[Array, Array]:
-    """For a block of aligned frames: their PAE rows [R, L] and pTM terms [R].
+                       residue_weights: Array, row_asym: Array | None = None,
+                       asym_id: Array | None = None) -> tuple[Array, Array, Array | None]:
+    """For a block of aligned frames: their PAE rows [R, L], pTM terms [R] and, given the
+    chains (``row_asym`` [R] of the frames, ``asym_id`` [L] of all residues), ipTM terms
+    [R] (else None).
 
     ``logits`` [R, L, num_bins] are the PAE head's for R frames, ``row_weights`` [R]
-    those frames' residue weights and ``residue_weights`` [L] all of them. The pTM of
-    :func:`predicted_tm_score` (without ``asym_id``) is the maximum over all frames of
-    the terms times their weights.
+    those frames' residue weights and ``residue_weights`` [L] all of them. The pTM
+    (ipTM) of :func:`predicted_tm_score` is the maximum over all frames of the terms
+    times their weights.
     """
     probs = jax.nn.softmax(jnp.asarray(logits, jnp.float32), axis=-1)
     pae = jnp.sum(probs * bin_centers(breaks), axis=-1)
     tm = expected_tm_term(probs, breaks, residue_weights)
-    pair_weights = row_weights[:, None] * residue_weights[None, :]
-    normalized = pair_weights / (1e-8 + jnp.sum(pair_weights, axis=-1, keepdims=True))
-    return pae, jnp.sum(tm * normalized, axis=-1)
+    ptm_terms = _frame_terms(tm, row_weights, residue_weights)
+    if asym_id is None or row_asym is None:
+        return pae, ptm_terms, None
+    return pae, ptm_terms, _frame_terms(tm, row_weights, residue_weights,
+                                        _interface(row_asym, asym_id))
 
 
 @jax.tree_util.register_dataclass

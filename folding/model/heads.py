@@ -188,23 +188,28 @@ class AlignedErrorByRows(hk.Module):
         super().__init__(name=name)
         self.config = config or PredictedAlignedErrorConfig()
 
-    def __call__(self, pair: Array, residue_weights: Array,
-                 chunk_bytes: int) -> confidence.AlignedErrorSummary:
-        """pTM is weighted by ``residue_weights`` [L] (the sequence mask)."""
+    def __call__(self, pair: Array, residue_weights: Array, chunk_bytes: int,
+                 asym_id: Array | None = None) -> confidence.AlignedErrorSummary:
+        """pTM is weighted by ``residue_weights`` [L] (the sequence mask); with
+        ``asym_id`` [L] (the chain of each residue) ipTM is computed too."""
         c = self.config
         num_res, _, channels = pair.shape
         weights, bias = linear_params("logits", (channels,), (c.num_bins,), jnp.float32)
         breaks = jnp.linspace(0.0, c.max_error_bin, c.num_bins - 1)
         residue_weights = _f32(residue_weights)
 
-        def rows(block: Array, block_weights: Array) -> tuple[Array, Array]:
+        def rows(block: Array, block_weights: Array, block_asym: Array | None = None
+                 ) -> tuple[Array, Array, Array | None]:
             with _full_precision():
                 logits = dense(_f32(block), weights, bias)
             return confidence.aligned_error_rows(logits, breaks, block_weights,
-                                                 residue_weights)
+                                                 residue_weights, block_asym, asym_id)
 
+        args = [pair, residue_weights] + ([] if asym_id is None else [asym_id])
         item = num_res * (channels + 4 * c.num_bins) * 4
         size = chunking.chunk_size(num_res, item, chunk_bytes)
-        pae, per_frame = chunking.map_chunks(rows, [pair, residue_weights], [0, 0], 0, size)
-        return confidence.AlignedErrorSummary(pae, confidence.bin_centers(breaks)[-1],
-                                              jnp.max(per_frame * residue_weights))
+        pae, ptm_terms, iptm_terms = chunking.map_chunks(rows, args, [0] * len(args), 0,
+                                                         size)
+        return confidence.AlignedErrorSummary(
+            pae, confidence.bin_centers(breaks)[-1], jnp.max(ptm_terms * residue_weights),
+            None if iptm_terms is None else jnp.max(iptm_terms * residue_weights))

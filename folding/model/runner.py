@@ -151,7 +151,7 @@ def compiled_pair_heads(network: NetworkConfig, global_config: GlobalConfig) -> 
     """The jitted ``apply(params, None, pair, seq_mask)`` of the distogram and PAE heads
     (Suppl. 1.9.7-1.9.8), run on the final pass's recycled pair: the earlier passes
     do not compute them, and the final pass's peak does not hold the distogram."""
-    return jax.jit(pair_heads_forward(network, global_config).apply)
+    return jax.jit(pair_heads_forward(network.heads, global_config).apply)
 
 
 def run_shape(config: ModelConfig, features: ProcessedFeatures, buckets: bool) -> BucketShape:

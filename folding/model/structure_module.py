@@ -89,6 +89,50 @@ def _dropout(x: Array, rate: float, is_training: bool) -> Array:
     return jnp.where(keep, x / (1.0 - rate), 0.0)
 
 
+def single_update(act: Array, attention: Array, config: StructureModuleConfig,
+                  is_training: bool) -> Array:
+    """Algorithm 20 lines 7-9: the attention's update added to the single
+    representation, then the three-layer transition, each followed by dropout and a
+    layer norm (``attention_layer_norm``, ``transition``, ``transition_layer_norm`` in
+    the calling fold iteration's scope)."""
+    act = _dropout(act + attention, config.dropout, is_training)
+    act = LayerNorm(name="attention_layer_norm")(act)
+    residual = act
+    for i in range(config.num_layer_in_transition):
+        act = Linear(config.num_channel, name="transition")(act)
+        if i < config.num_layer_in_transition - 1:
+            act = jax.nn.relu(act)
+    act = _dropout(act + residual, config.dropout, is_training)
+    return LayerNorm(name="transition_layer_norm")(act)
+
+
+@dataclasses.dataclass(frozen=True)
+class IterationInputs:
+    """What every fold iteration reads (Algorithm 20 lines 1-4): the normalised single
+    representation ``initial`` [L, C_s], the pair representation [L, L, C_z] (normalised,
+    or raw with ``pair_norm``, the layer norm's scale and offset, applied a block of
+    rows at a time inside the attention) and the residue mask [L]."""
+
+    initial: Array
+    pair: Array
+    pair_norm: tuple[Array, Array] | None
+    mask: Array
+
+
+def iteration_inputs(single: Array, pair: Array, seq_mask: Array,
+                     chunk_bytes: int | None) -> IterationInputs:
+    """Algorithm 20 lines 1-3 in float32 (``single_layer_norm``, ``pair_layer_norm``);
+    with ``chunk_bytes`` the pair is not normalised in full (18 GB in float32 at
+    L = 6,000), only its layer norm's parameters are made."""
+    initial = LayerNorm(name="single_layer_norm")(single.astype(jnp.float32))
+    pair_ln = LayerNorm(name="pair_layer_norm")
+    if chunk_bytes is None:
+        return IterationInputs(initial, pair_ln(pair.astype(jnp.float32)), None,
+                               seq_mask.astype(jnp.float32))
+    return IterationInputs(initial, pair, pair_ln.params(pair.shape[-1]),
+                           seq_mask.astype(jnp.float32))
+
+
 class MultiRigidSidechain(hk.Module):
     """Torsion angles from the single representation, then all atoms.
 
@@ -126,25 +170,14 @@ class FoldIteration(hk.Module):
         super().__init__(name=name)
         self.config = config
 
-    def __call__(self, act: Array, quaternion: Array, translation: Vec3, initial_act: Array,
-                 pair: Array, mask: Array, aatype: Array, is_training: bool,
-                 pair_norm: tuple[Array, Array] | None = None,
+    def __call__(self, act: Array, quaternion: Array, translation: Vec3,
+                 inputs: IterationInputs, aatype: Array, is_training: bool,
                  chunk_bytes: int | None = None):
         c = self.config
         frames = Rigid3(Rot3.from_quaternion(quaternion, normalize=False), translation)
-
-        act = act + InvariantPointAttention(c.ipa)(act, pair, mask, frames, pair_norm,
-                                                   chunk_bytes)
-        act = _dropout(act, c.dropout, is_training)
-        act = LayerNorm(name="attention_layer_norm")(act)
-
-        residual = act
-        for i in range(c.num_layer_in_transition):
-            act = Linear(c.num_channel, name="transition")(act)
-            if i < c.num_layer_in_transition - 1:
-                act = jax.nn.relu(act)
-        act = _dropout(act + residual, c.dropout, is_training)
-        act = LayerNorm(name="transition_layer_norm")(act)
+        attention = InvariantPointAttention(c.ipa)(act, inputs.pair, inputs.mask, frames,
+                                                   inputs.pair_norm, chunk_bytes)
+        act = single_update(act, attention, c, is_training)
 
         # Algorithm 23 (backbone update): a quaternion (1, b, c, d) composed on the right,
         # renormalised, and a translation expressed in the current frame.
@@ -156,7 +189,7 @@ class FoldIteration(hk.Module):
         frames = Rigid3(Rot3.from_quaternion(quaternion, normalize=False), translation)
 
         sidechain = MultiRigidSidechain(c.sidechain)(
-            frames.scale_translation(c.position_scale), act, initial_act, aatype)
+            frames.scale_translation(c.position_scale), act, inputs.initial, aatype)
         return act, jax.lax.stop_gradient(quaternion), translation, sidechain
 
 
@@ -185,23 +218,14 @@ class StructureModule(hk.Module):
         with jax.default_matmul_precision("highest"):
             c = self.config
             num_res = single.shape[0]
-            single = LayerNorm(name="single_layer_norm")(single.astype(jnp.float32))
-            initial_act = single
-            act = Linear(c.num_channel, name="initial_projection")(single)
-            pair_ln = LayerNorm(name="pair_layer_norm")
-            pair_norm = None
-            if chunk_bytes is None:
-                pair = pair_ln(pair.astype(jnp.float32))
-            else:  # normalised (in float32) a block at a time inside the attention
-                pair_norm = pair_ln.params(pair.shape[-1])
-            mask = seq_mask.astype(jnp.float32)
+            inputs = iteration_inputs(single, pair, seq_mask, chunk_bytes)
+            act = Linear(c.num_channel, name="initial_projection")(inputs.initial)
             fold_iteration = FoldIteration(c)
 
             def step(carry, _):
                 act, quaternion, translation = carry
                 act, quaternion, translation, sidechain = fold_iteration(
-                    act, quaternion, translation, initial_act, pair, mask, aatype, is_training,
-                    pair_norm, chunk_bytes)
+                    act, quaternion, translation, inputs, aatype, is_training, chunk_bytes)
                 frame = jnp.concatenate([quaternion, translation.to_array() * c.position_scale], -1)
                 return (act, quaternion, translation), (frame, sidechain)
 

@@ -56,8 +56,29 @@ MAX_CHANNEL_BLOCKS = 8
 _EDGE_ARRAYS_PER_CHANNEL = 7
 
 
-class TriangleMultiplication(hk.Module):
-    """Suppl. Alg. 11 (outgoing) and 12 (incoming) triangle multiplicative update.
+Pair = tuple[jax.Array, jax.Array]
+
+
+@dataclass(frozen=True)
+class TriangleWeights:
+    """The parameters of Suppl. Alg. 11/12 whatever their layout: the input and centre
+    layer norms' (scale, offset), and (weights, bias) of the left and right edge
+    projections and gates [c_z, c], the output projection [c, c_z] and the output gate
+    [c_z, c_z]."""
+
+    input_norm: Pair
+    left: Pair
+    left_gate: Pair
+    right: Pair
+    right_gate: Pair
+    center_norm: Pair
+    output: Pair
+    gating: Pair
+
+
+def triangle_multiply(weights: TriangleWeights, pair: jax.Array, pair_mask: jax.Array,
+                      outgoing: bool, chunk_bytes: int) -> jax.Array:
+    """Suppl. Alg. 11 (``outgoing``) or 12: the update [L, L, c_z] to ``pair``.
 
     Computed in two phases so that long sequences fit: the edges and their product
     (lines 2-4) a block of intermediate channels at a time, giving the product
@@ -66,6 +87,51 @@ class TriangleMultiplication(hk.Module):
     :data:`TRIANGLE_BUDGET_FACTOR` chunk budgets, at most :data:`TRIANGLE_MAX_BYTES`: on
     a GPU up to about 1,550 residues in float32 and 2,190 in bfloat16 (7 x 128 x L^2
     values in 8 GiB)."""
+    num_res, _, channels = pair.shape
+    ci = weights.left[0].shape[-1]
+    dtype = pair.dtype
+    mask = pair_mask[..., None].astype(dtype)
+    equation = "ikc,jkc->cij" if outgoing else "kjc,kic->cij"
+    itemsize = jnp.dtype(dtype).itemsize
+    budget = min(TRIANGLE_BUDGET_FACTOR * chunk_bytes, TRIANGLE_MAX_BYTES)
+    block = chunking.chunk_size(ci, _EDGE_ARRAYS_PER_CHANNEL * num_res * num_res * itemsize,
+                                budget)
+    block = max(block, -(-ci // MAX_CHANNEL_BLOCKS))
+    # The normalised pair is made a block of rows at a time (again for each block of
+    # channels and for the gate) rather than kept in full.
+    rows_bytes = num_res * (channels * (itemsize + 8) + 4 * block * itemsize)
+    project_rows = chunking.chunk_size(num_res, rows_bytes, budget)
+
+    def edges(pair, mask, wl, bl, wlg, blg, wr, br, wrg, brg):
+        def project(rows, rows_mask):
+            act = layer_norm(rows, *weights.input_norm)
+            left = rows_mask * dense(act, wl, bl) * jax.nn.sigmoid(dense(act, wlg, blg))
+            right = rows_mask * dense(act, wr, br) * jax.nn.sigmoid(dense(act, wrg, brg))
+            return left, right
+
+        left, right = chunking.map_chunks(project, [pair, mask], [0, 0], 0, project_rows)
+        # outgoing: a_ik * b_jk summed over k; incoming: a_ki * b_kj (right plays a)
+        return jnp.einsum(equation, left, right)
+
+    flat = [a for w, b in (weights.left, weights.left_gate, weights.right, weights.right_gate)
+            for a in (w, b)]
+    product = chunking.map_chunks(edges, [pair, mask, *flat], [None, None] + [1, 0] * 4,
+                                  0, block)  # [ci, L, L]
+
+    def finish(product_rows, pair_rows):
+        tri = layer_norm(jnp.moveaxis(product_rows, 0, -1), *weights.center_norm)
+        gate = jax.nn.sigmoid(dense(layer_norm(pair_rows, *weights.input_norm),
+                                    *weights.gating))
+        return dense(tri, *weights.output) * gate
+
+    row_bytes = num_res * ((2 * ci + 2 * channels) * itemsize + 4 * (ci + channels))
+    rows = chunking.chunk_size(num_res, row_bytes, budget)
+    return chunking.map_chunks(finish, [product, pair], [1, 0], 0, rows)
+
+
+class TriangleMultiplication(hk.Module):
+    """Suppl. Alg. 11 (outgoing) and 12 (incoming) triangle multiplicative update, in
+    the monomer layout, computed by :func:`triangle_multiply`."""
 
     def __init__(self, config: TriangleMultiplicationConfig, global_config: GlobalConfig,
                  name: str = "triangle_multiplication") -> None:
@@ -76,54 +142,22 @@ class TriangleMultiplication(hk.Module):
     def __call__(self, pair: jax.Array, pair_mask: jax.Array) -> jax.Array:
         """pair [L, L, c_z], pair_mask [L, L] -> update [L, L, c_z]."""
         c = self.config
-        num_res, _, channels = pair.shape
+        channels = pair.shape[-1]
         ci = c.num_intermediate_channel
         dtype = pair.dtype
-        ln_input = LayerNorm(name="layer_norm_input").params(channels)
-        edge_params = [
+        input_norm = LayerNorm(name="layer_norm_input").params(channels)
+        left, left_gate, right, right_gate = (
             linear_params(name, (channels,), (ci,), dtype, bias_init=init)
             for name, init in (("left_projection", 0.0), ("left_gate", 1.0),
-                               ("right_projection", 0.0), ("right_gate", 1.0))]
-        ln_center = LayerNorm(name="center_layer_norm").params(ci)
-        w_out, b_out = linear_params("output_projection", (ci,), (channels,), dtype)
-        w_gate, b_gate = linear_params("gating_linear", (channels,), (channels,), dtype,
-                                       bias_init=1.0)
-        mask = pair_mask[..., None].astype(dtype)
-        equation = "ikc,jkc->cij" if c.outgoing else "kjc,kic->cij"
-        itemsize = jnp.dtype(dtype).itemsize
-        budget = min(TRIANGLE_BUDGET_FACTOR * self.global_config.chunk_bytes,
-                     TRIANGLE_MAX_BYTES)
-        block = chunking.chunk_size(ci, _EDGE_ARRAYS_PER_CHANNEL * num_res * num_res * itemsize,
-                                    budget)
-        block = max(block, -(-ci // MAX_CHANNEL_BLOCKS))
-        # The normalised pair is made a block of rows at a time (again for each block
-        # of channels and for the gate) rather than kept in full.
-        rows_bytes = num_res * (channels * (itemsize + 8) + 4 * block * itemsize)
-        project_rows = chunking.chunk_size(num_res, rows_bytes, budget)
-
-        def edges(pair, mask, wl, bl, wlg, blg, wr, br, wrg, brg):
-            def project(rows, rows_mask):
-                act = layer_norm(rows, *ln_input)
-                left = rows_mask * dense(act, wl, bl) * jax.nn.sigmoid(dense(act, wlg, blg))
-                right = rows_mask * dense(act, wr, br) * jax.nn.sigmoid(dense(act, wrg, brg))
-                return left, right
-
-            left, right = chunking.map_chunks(project, [pair, mask], [0, 0], 0, project_rows)
-            # outgoing: a_ik * b_jk summed over k; incoming: a_ki * b_kj (right plays a)
-            return jnp.einsum(equation, left, right)
-
-        flat = [a for w, b in edge_params for a in (w, b)]
-        product = chunking.map_chunks(edges, [pair, mask, *flat], [None, None] + [1, 0] * 4,
-                                      0, block)  # [ci, L, L]
-
-        def finish(product_rows, pair_rows):
-            tri = layer_norm(jnp.moveaxis(product_rows, 0, -1), *ln_center)
-            gate = jax.nn.sigmoid(dense(layer_norm(pair_rows, *ln_input), w_gate, b_gate))
-            return dense(tri, w_out, b_out) * gate
-
-        row_bytes = num_res * ((2 * ci + 2 * channels) * itemsize + 4 * (ci + channels))
-        rows = chunking.chunk_size(num_res, row_bytes, budget)
-        return chunking.map_chunks(finish, [product, pair], [1, 0], 0, rows)
+                               ("right_projection", 0.0), ("right_gate", 1.0)))
+        weights = TriangleWeights(
+            input_norm, left, left_gate, right, right_gate,
+            center_norm=LayerNorm(name="center_layer_norm").params(ci),
+            output=linear_params("output_projection", (ci,), (channels,), dtype),
+            gating=linear_params("gating_linear", (channels,), (channels,), dtype,
+                                 bias_init=1.0))
+        return triangle_multiply(weights, pair, pair_mask, c.outgoing,
+                                 self.global_config.chunk_bytes)
 
 
 class TriangleAttention(hk.Module):

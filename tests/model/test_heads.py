@@ -150,3 +150,30 @@ def test_pair_heads_by_blocks_of_rows():
     ptm = confidence.predicted_tm_score(logits.logits, logits.breaks, weights)
     np.testing.assert_allclose(aligned.ptm, ptm, rtol=1e-6)
     assert 0.0 < float(ptm) < 1.0
+    assert aligned.iptm is None
+
+
+def test_interface_ptm_by_blocks_of_rows():
+    """ipTM (residue pairs of different chains) computed a few rows at a time equals
+    :func:`confidence.predicted_tm_score` with ``asym_id`` on the whole logits, and pTM
+    is unchanged by the chains."""
+    from folding.model import confidence
+
+    reps = _representations(seed=4)
+    weights = jnp.asarray(np.r_[np.ones(NUM_RES - 2), 0.0, 0.0], jnp.float32)
+    asym_id = jnp.asarray(np.repeat([1, 2, 3], [NUM_RES // 2, 3, NUM_RES - NUM_RES // 2 - 3]))
+    small = 5 * NUM_RES * 1024
+
+    model = hk.transform(lambda pair: heads.PredictedAlignedErrorHead()(pair))
+    by_rows = hk.transform(
+        lambda pair: heads.AlignedErrorByRows()(pair, weights, small, asym_id))
+    params = jax.tree_util.tree_map(
+        lambda x: x + 0.1 * jax.random.normal(jax.random.PRNGKey(2), x.shape),
+        model.init(jax.random.PRNGKey(0), reps["pair"]))
+    logits = jax.jit(model.apply)(params, None, reps["pair"])
+    aligned = jax.jit(by_rows.apply)(params, None, reps["pair"])
+    iptm = confidence.predicted_tm_score(logits.logits, logits.breaks, weights, asym_id)
+    ptm = confidence.predicted_tm_score(logits.logits, logits.breaks, weights)
+    np.testing.assert_allclose(aligned.iptm, iptm, rtol=1e-6)
+    np.testing.assert_allclose(aligned.ptm, ptm, rtol=1e-6)
+    assert abs(float(iptm) - float(ptm)) > 1e-4

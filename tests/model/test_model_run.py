@@ -211,7 +211,7 @@ def test_pair_heads_after_the_last_pass_equal_the_whole_iteration(small_target):
         scale = max(1.0, float(np.abs(getattr(whole, field)).max()))
         assert max_diff(getattr(kept, field), getattr(whole, field)) < 1e-5 * scale, field
     heads_tree = jax.eval_shape(
-        pair_heads_forward(config.network, config.global_config).init,
+        pair_heads_forward(config.network.heads, config.global_config).init,
         jax.random.PRNGKey(0), jnp.zeros((8, 8, 128)), jnp.ones(8))
     shapes = model_params.parameter_shapes(config.network)
     flat = {f"{scope}//{name}": leaf.shape for scope, leaves in heads_tree.items()

@@ -92,8 +92,11 @@ def _pair_inputs(channels=128, seed=0):
 
 
 @pytest.mark.reference
+@pytest.mark.parametrize("blocks", [False, True], ids=["whole", "blocks"])
 @pytest.mark.parametrize("outgoing", [True, False])
-def test_fused_triangle_multiplication(outgoing):
+def test_fused_triangle_multiplication(outgoing, blocks):
+    """Against the reference; with ``blocks`` a budget that cuts the channels into the
+    most blocks allowed and the rows one at a time, as long sequences run."""
     mo = _reference()
     from alphafold.model import modules
 
@@ -109,8 +112,9 @@ def test_fused_triangle_multiplication(outgoing):
     ref, ours = _compare(
         lambda p, m: modules.TriangleMultiplication(ref_cfg, cfg.global_config, name=name)(
             p, m, is_training=False),
-        lambda p, m: FusedTriangleMultiplication(TriangleMultiplicationConfig(outgoing),
-                                                 GlobalConfig(), name=name)(p, m),
+        lambda p, m: FusedTriangleMultiplication(
+            TriangleMultiplicationConfig(outgoing),
+            GlobalConfig(chunk_bytes=100) if blocks else GlobalConfig(), name=name)(p, m),
         pair, mask)
     assert mo.max_diff(ref, ours) < 1e-5 * float(jnp.abs(ref).max())
 
@@ -271,13 +275,17 @@ def test_template_chi_rows(shared_data):
 
 @pytest.mark.reference
 @pytest.mark.slow
-def test_multimer_structure_module():
+@pytest.mark.parametrize("row_blocks", [False, True], ids=["whole", "row_blocks"])
+def test_multimer_structure_module(row_blocks):
+    """Against the reference; with ``row_blocks`` the pair's layer norm and the point
+    attention run five query rows at a time (several blocks and a remainder)."""
     mo = _reference()
+    chunk_bytes = 5 * NUM_RES * (4 * 12 * 12 + 8 * 128) if row_blocks else None
     from alphafold.model import folding_multimer
 
     from folding.model.multimer.structure_module import (
         MultimerStructureModule,
-        MultimerStructureModuleConfig,
+        multimer_structure_config,
     )
 
     cfg = mo.reference_config().model
@@ -294,7 +302,8 @@ def test_multimer_structure_module():
                           is_training=False, compute_loss=True)
 
     def our_fn(s, p, a, m):
-        return MultimerStructureModule(MultimerStructureModuleConfig())(s, p, a, m)
+        return MultimerStructureModule(multimer_structure_config())(
+            s, p, a, m, chunk_bytes=chunk_bytes)
 
     def diffs_at(scale):
         ref, ours = _compare(ref_fn, our_fn, single, pair, aatype, seq_mask, seed=7,

@@ -102,8 +102,8 @@ def test_the_complex_exercises_the_multimer_paths(case):
 def test_whole_model_without_recycling(case, reference_passes):
     _, runner, features = case
     first_key = recycling_pass_keys(SEED, 1)[0]
-    ours = runner.iteration(features, runner.sample(features, first_key),
-                            RecycledState.zeros(features.num_res))
+    ours = runner.full_iteration(features, runner.sample(features, first_key),
+                                 RecycledState.zeros(features.num_res))
     _check(_diffs(reference_passes[0], ours), TIGHT, "pass 0")
     assert 0.0 < float(ours.iptm) < 1.0
 
@@ -113,7 +113,7 @@ def test_recycling_pass_from_the_reference_state(case, reference_passes, r):
     _, runner, features = case
     pass_key = recycling_pass_keys(SEED, r + 1)[r]
     prev = RecycledState(**{k: np.asarray(v) for k, v in reference_passes[r - 1]["prev"].items()})
-    ours = runner.iteration(features, runner.sample(features, pass_key), prev)
+    ours = runner.full_iteration(features, runner.sample(features, pass_key), prev)
     _check(_diffs(reference_passes[r], ours), TIGHT, f"pass {r} from the reference's state")
 
 

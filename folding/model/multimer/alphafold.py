@@ -10,32 +10,30 @@ and the MSA sampling of each pass live in :mod:`folding.model.multimer.runner`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import haiku as hk
 import jax
 import jax.numpy as jnp
 
 from folding.model import confidence
+from folding.model.alphafold import HeadsConfig, PairHeadsOutput, run_pair_heads
 from folding.model.features import RecycledState
 from folding.model.global_config import GlobalConfig
 from folding.model.heads import (
-    DistogramConfig,
-    DistogramHead,
     ExperimentallyResolvedHead,
     MaskedMsaConfig,
     MaskedMsaHead,
     PredictedAlignedErrorConfig,
-    PredictedAlignedErrorHead,
-    PredictedLddtConfig,
     PredictedLDDTHead,
 )
 from folding.model.multimer.features import MultimerInputs
 from folding.model.multimer.structure_module import (
     MultimerStructureModule,
-    MultimerStructureModuleConfig,
+    multimer_structure_config,
 )
 from folding.model.multimer.trunk import MultimerEmbeddingsAndEvoformer, MultimerTrunkConfig
+from folding.model.structure_module import StructureModuleConfig
 
 #: AlphaFold-Multimer's ranking: 0.8 ipTM + 0.2 pTM.
 IPTM_WEIGHT = 0.8
@@ -48,14 +46,12 @@ def ranking_confidence(iptm: jax.Array, ptm: jax.Array) -> jax.Array:
 
 
 @dataclass(frozen=True)
-class MultimerHeadsConfig:
+class MultimerHeadsConfig(HeadsConfig):
     """The heads of the multimer models: the masked-MSA head predicts 22 classes (no
     mask token) and every model has the PAE head."""
 
-    distogram: DistogramConfig = field(default_factory=DistogramConfig)
     masked_msa: MaskedMsaConfig = field(default_factory=lambda: MaskedMsaConfig(num_output=22))
-    predicted_lddt: PredictedLddtConfig = field(default_factory=PredictedLddtConfig)
-    predicted_aligned_error: PredictedAlignedErrorConfig = field(
+    predicted_aligned_error: PredictedAlignedErrorConfig | None = field(
         default_factory=PredictedAlignedErrorConfig)
 
 
@@ -64,8 +60,8 @@ class MultimerNetworkConfig:
     """The network of one multimer model."""
 
     trunk: MultimerTrunkConfig = field(default_factory=MultimerTrunkConfig)
-    structure_module: MultimerStructureModuleConfig = field(
-        default_factory=MultimerStructureModuleConfig)
+    structure_module: StructureModuleConfig = field(
+        default_factory=multimer_structure_config)
     heads: MultimerHeadsConfig = field(default_factory=MultimerHeadsConfig)
 
 
@@ -78,34 +74,47 @@ class MultimerIterationOutput:
         final_atom_positions: [L, 37, 3] atom37 coordinates (Angstrom).
         final_atom_mask: [L, 37] atoms the residue types have.
         plddt: [L] pLDDT (0-100); ``mean_plddt`` its mean over the residues.
+        masked_msa_logits: [S, L, 22]; experimentally_resolved_logits: [L, 37];
+        plddt_logits: [L, 50].
+        recycled: the state the next pass starts from; single: [L, c_s].
+        distogram_logits: [L, L, 64]; ``distogram_bin_edges`` [63].
         predicted_aligned_error: [L, L] PAE (Angstrom); ``max_predicted_aligned_error``.
         ptm: pTM of the whole complex; ``iptm``: pTM over inter-chain pairs;
         ranking_confidence: 0.8 ipTM + 0.2 pTM.
-        distogram_logits: [L, L, 64]; ``distogram_bin_edges`` [63].
-        masked_msa_logits: [S, L, 22]; experimentally_resolved_logits: [L, 37];
-        plddt_logits: [L, 50]; aligned_error_logits: [L, L, 64] with
-        ``aligned_error_breaks`` [63].
-        recycled: the state the next pass starts from; single: [L, c_s].
+
+    The fields from ``distogram_logits`` on are the pair heads' (Suppl. 1.9.7-1.9.8,
+    reduced on the device: the PAE head's [L, L, 64] logits are not returned): None
+    for a pass run without them (:func:`with_pair_heads` completes it).
     """
 
     final_atom_positions: jax.Array
     final_atom_mask: jax.Array
     plddt: jax.Array
     mean_plddt: jax.Array
-    predicted_aligned_error: jax.Array
-    max_predicted_aligned_error: jax.Array
-    ptm: jax.Array
-    iptm: jax.Array
-    ranking_confidence: jax.Array
-    distogram_logits: jax.Array
-    distogram_bin_edges: jax.Array
     masked_msa_logits: jax.Array
     experimentally_resolved_logits: jax.Array
     plddt_logits: jax.Array
-    aligned_error_logits: jax.Array
-    aligned_error_breaks: jax.Array
     recycled: RecycledState
     single: jax.Array
+    distogram_logits: jax.Array | None = None
+    distogram_bin_edges: jax.Array | None = None
+    predicted_aligned_error: jax.Array | None = None
+    max_predicted_aligned_error: jax.Array | None = None
+    ptm: jax.Array | None = None
+    iptm: jax.Array | None = None
+    ranking_confidence: jax.Array | None = None
+
+
+def with_pair_heads(output: MultimerIterationOutput, heads: PairHeadsOutput
+                    ) -> MultimerIterationOutput:
+    """A pass's outputs completed by the pair heads run on its trunk's pair (with the
+    chains, so that ipTM and the ranking confidence are filled in)."""
+    return replace(output, distogram_logits=heads.distogram_logits,
+                   distogram_bin_edges=heads.distogram_bin_edges,
+                   predicted_aligned_error=heads.predicted_aligned_error,
+                   max_predicted_aligned_error=heads.max_predicted_aligned_error,
+                   ptm=heads.ptm, iptm=heads.iptm,
+                   ranking_confidence=ranking_confidence(heads.iptm, heads.ptm))
 
 
 class MultimerIteration(hk.Module):
@@ -118,41 +127,36 @@ class MultimerIteration(hk.Module):
         self.global_config = global_config
 
     def __call__(self, inputs: MultimerInputs, prev: RecycledState,
-                 key: jax.Array | None = None) -> MultimerIterationOutput:
+                 key: jax.Array | None = None, pair_heads: bool = True
+                 ) -> MultimerIterationOutput:
+        """Without ``pair_heads`` the distogram, PAE and TM-score fields are None: the
+        caller runs the pair heads on the recycled pair of the pass it keeps."""
         c = self.config
+        chunk_bytes = self.global_config.chunk_bytes
         rep = MultimerEmbeddingsAndEvoformer(c.trunk, self.global_config)(inputs, prev, key)
         structure = MultimerStructureModule(c.structure_module)(
-            rep.single, rep.pair, inputs.aatype, inputs.seq_mask, is_training=key is not None)
-        distogram = DistogramHead(c.heads.distogram)(rep.pair)
+            rep.single, rep.pair, inputs.aatype, inputs.seq_mask, is_training=key is not None,
+            chunk_bytes=chunk_bytes)
         masked_msa = MaskedMsaHead(c.heads.masked_msa)(rep.msa)
         resolved = ExperimentallyResolvedHead()(rep.single)
         plddt_logits = PredictedLDDTHead(c.heads.predicted_lddt)(structure.single)
-        pae = PredictedAlignedErrorHead(c.heads.predicted_aligned_error)(rep.pair)
-        seq_mask = inputs.seq_mask.astype(jnp.float32)
-        metrics = confidence.confidence_metrics(plddt_logits, seq_mask, pae.logits, pae.breaks)
-        iptm = confidence.predicted_tm_score(pae.logits, pae.breaks, seq_mask, inputs.asym_id)
-        aligned = metrics.aligned_error
-        return MultimerIterationOutput(
+        metrics = confidence.confidence_metrics(plddt_logits, inputs.seq_mask)
+        output = MultimerIterationOutput(
             final_atom_positions=structure.final_atom_positions,
             final_atom_mask=structure.final_atom_mask,
             plddt=metrics.plddt,
             mean_plddt=metrics.mean_plddt,
-            predicted_aligned_error=aligned.pae,
-            max_predicted_aligned_error=aligned.max_pae,
-            ptm=metrics.ptm,
-            iptm=iptm,
-            ranking_confidence=ranking_confidence(iptm, metrics.ptm),
-            distogram_logits=distogram.logits,
-            distogram_bin_edges=distogram.bin_edges,
             masked_msa_logits=masked_msa,
             experimentally_resolved_logits=resolved,
             plddt_logits=plddt_logits,
-            aligned_error_logits=pae.logits,
-            aligned_error_breaks=pae.breaks,
             recycled=RecycledState(structure.final_atom_positions, rep.msa_first_row,
                                    rep.pair),
             single=rep.single,
         )
+        if not pair_heads:
+            return output
+        return with_pair_heads(output, run_pair_heads(
+            c.heads, chunk_bytes, rep.pair, inputs.seq_mask, inputs.asym_id))
 
 
 class MultimerAlphaFold(hk.Module):
@@ -165,19 +169,26 @@ class MultimerAlphaFold(hk.Module):
         self.global_config = global_config
 
     def __call__(self, inputs: MultimerInputs, prev: RecycledState,
-                 dropout: bool = False) -> MultimerIterationOutput:
+                 dropout: bool = False, pair_heads: bool = True) -> MultimerIterationOutput:
         key = hk.next_rng_key() if dropout else None
-        prev = jax.tree_util.tree_map(lambda x: jnp.asarray(x, jnp.float32), prev)
-        return MultimerIteration(self.config, self.global_config)(inputs, prev, key)
+        # The recycled pair stays in the trunk's dtype, as in the monomer models.
+        prev = RecycledState(jnp.asarray(prev.prev_pos, jnp.float32),
+                             jnp.asarray(prev.prev_msa_first_row, jnp.float32),
+                             jnp.asarray(prev.prev_pair, self.global_config.compute_dtype))
+        return MultimerIteration(self.config, self.global_config)(inputs, prev, key,
+                                                                  pair_heads)
 
 
-def multimer_forward(config: MultimerNetworkConfig,
-                     global_config: GlobalConfig) -> hk.Transformed:
+def multimer_forward(config: MultimerNetworkConfig, global_config: GlobalConfig,
+                     pair_heads: bool = True) -> hk.Transformed:
     """The Haiku transform of one pass: ``apply(params, rng, inputs, prev)``.
 
-    ``rng`` may be None unless ``global_config.eval_dropout`` is set.
+    ``rng`` may be None unless ``global_config.eval_dropout`` is set. Without
+    ``pair_heads`` the distogram, PAE and TM scores are left to
+    :func:`folding.model.alphafold.pair_heads_forward` (with the chains).
     """
     def fn(inputs: MultimerInputs, prev: RecycledState) -> MultimerIterationOutput:
-        return MultimerAlphaFold(config, global_config)(inputs, prev, global_config.eval_dropout)
+        return MultimerAlphaFold(config, global_config)(inputs, prev, global_config.eval_dropout,
+                                                        pair_heads)
 
     return hk.transform(fn)

@@ -23,6 +23,7 @@ import numpy as np
 
 from folding.common.protein import Protein
 from folding.errors import InputError
+from folding.model.alphafold import PairHeadsOutput, pair_heads_forward
 from folding.model.features import RecycledState
 from folding.model.global_config import GlobalConfig
 from folding.model.memory_plan import CompiledMemory
@@ -30,6 +31,7 @@ from folding.model.multimer.alphafold import (
     MultimerIterationOutput,
     MultimerNetworkConfig,
     multimer_forward,
+    with_pair_heads,
 )
 from folding.model.multimer.config import MultimerModelConfig
 from folding.model.multimer.features import MultimerFeatures
@@ -119,9 +121,20 @@ class MultimerPrediction:
 
 @functools.lru_cache(maxsize=8)
 def compiled_pass(network: MultimerNetworkConfig, global_config: GlobalConfig) -> Callable:
-    """The jitted ``apply(params, key, inputs, prev)`` of one pass, shared by every runner
-    of the same network (the five models, every seed): compiled once per input shape."""
-    return jax.jit(multimer_forward(network, global_config).apply)
+    """The jitted ``apply(params, key, inputs, prev)`` of one pass without the pair heads,
+    shared by every runner of the same network (the five models, every seed): compiled
+    once per input shape. ``prev`` is donated, as in the monomer runner: its device
+    buffers become the next recycled state's, so a caller must not read them after."""
+    return jax.jit(multimer_forward(network, global_config, pair_heads=False).apply,
+                   donate_argnums=(3,))
+
+
+@functools.lru_cache(maxsize=8)
+def compiled_pair_heads(network: MultimerNetworkConfig, global_config: GlobalConfig
+                        ) -> Callable:
+    """The jitted ``apply(params, None, pair, seq_mask, asym_id)`` of the distogram and
+    PAE heads with pTM and ipTM, run once on the final pass's recycled pair."""
+    return jax.jit(pair_heads_forward(network.heads, global_config).apply)
 
 
 @functools.lru_cache(maxsize=1)
@@ -138,6 +151,7 @@ class MultimerRunner:
         self.params_id = params_id
         self.params = jax.device_put(params)
         self._apply = compiled_pass(config.network, config.global_config)
+        self._pair_heads = compiled_pair_heads(config.network, config.global_config)
         self._sample = compiled_sampler()
 
     def sample(self, features: MultimerFeatures, pass_key: jax.Array) -> SampledMsa:
@@ -150,33 +164,60 @@ class MultimerRunner:
 
     def iteration(self, features: MultimerFeatures, sample: SampledMsa, prev: RecycledState,
                   key: jax.Array | None = None) -> MultimerIterationOutput:
-        """One pass on ``sample`` from ``prev`` (float32, no output cast)."""
+        """One pass on ``sample`` from ``prev`` (no output cast), without the pair heads
+        (:meth:`pair_heads` completes it); ``prev``'s device buffers are donated."""
         with jax.default_matmul_precision(
                 self.config.global_config.resolved_matmul_precision):
             return self._apply(self.params, key, features.inputs(sample), prev)
 
+    def pair_heads(self, features: MultimerFeatures, pair: jax.Array) -> PairHeadsOutput:
+        """The distogram, PAE, pTM and ipTM from a pass's recycled pair [L, L, c_z]."""
+        a = features.arrays
+        with jax.default_matmul_precision(
+                self.config.global_config.resolved_matmul_precision):
+            return self._pair_heads(self.params, None, pair, a["seq_mask"], a["asym_id"])
+
+    def full_iteration(self, features: MultimerFeatures, sample: SampledMsa,
+                       prev: RecycledState, key: jax.Array | None = None
+                       ) -> MultimerIterationOutput:
+        """:meth:`iteration` completed by :meth:`pair_heads` on its pair."""
+        output = self.iteration(features, sample, prev, key)
+        return with_pair_heads(output, self.pair_heads(features, output.recycled.prev_pair))
+
+    def _zero_state(self, num_res: int) -> RecycledState:
+        emb = self.config.network.trunk.embeddings
+        return RecycledState.zeros(num_res, emb.msa_channel, emb.pair_channel,
+                                   self.config.global_config.compute_dtype)
+
     def compiled_memory(self, features: MultimerFeatures, seed: int = 0) -> CompiledMemory:
-        """XLA's memory analysis of one pass at the shape ``seed``'s samples give these
-        features (compiling the executable :meth:`predict` then runs)."""
+        """XLA's memory analysis at the shape ``seed``'s samples give these features,
+        compiling the pass and the pair heads (the executables :meth:`predict` then
+        runs): the one that needs more."""
         c = self.config
         sample = self.sample(features, recycling_pass_keys(seed, 1)[0])
-        emb = c.network.trunk.embeddings
-        prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel)
+        prev = self._zero_state(features.num_res)
         key = jax.random.PRNGKey(0) if c.global_config.eval_dropout else None
+        a = features.arrays
         with jax.default_matmul_precision(c.global_config.resolved_matmul_precision):
-            executable = self._apply.lower(self.params, key, features.inputs(sample),
-                                           prev).compile()
-        return CompiledMemory.of(executable)
+            compiled = [
+                self._apply.lower(self.params, key, features.inputs(sample), prev).compile(),
+                self._pair_heads.lower(self.params, None, prev.prev_pair, a["seq_mask"],
+                                       a["asym_id"]).compile()]
+        return max((CompiledMemory.of(e) for e in compiled), key=lambda f: f.needed_bytes)
 
     def predict(self, features: MultimerFeatures, seed: int = 0, model_name: str | None = None,
                 callback: Callable[[int, MultimerIterationOutput, float], None] | None = None
                 ) -> MultimerPrediction:
-        """All recycling passes with the samples of ``seed`` (or until the tolerance)."""
+        """All recycling passes with the samples of ``seed`` (or until the tolerance).
+
+        ``callback(r, output, change)`` sees each pass's outputs without the pair heads
+        (they run once, on the last pass's pair); their recycled state is donated to
+        the next pass, so it must not be kept.
+        """
         c = self.config
         if seed < 0:
             raise InputError(f"the seed must be 0 or more, not {seed}")
-        emb = c.network.trunk.embeddings
-        prev = RecycledState.zeros(features.num_res, emb.msa_channel, emb.pair_channel)
+        prev = self._zero_state(features.num_res)
         seq_mask = features.arrays["seq_mask"]
         changes: list[float] = []
         output = None
@@ -185,16 +226,19 @@ class MultimerRunner:
             start = time.perf_counter()
             dropout_key = (jax.random.fold_in(pass_key, 1) if c.global_config.eval_dropout
                            else None)
+            previous_positions = np.asarray(prev.prev_pos)  # prev is donated below
+            # Only the recycled state is needed from the pass before: its other outputs
+            # are released before this pass allocates its own.
+            output = None
             output = self.iteration(features, self.sample(features, pass_key), prev,
                                     dropout_key)
-            change = float(ca_distance_change(prev.prev_pos, output.final_atom_positions,
+            change = float(ca_distance_change(previous_positions, output.final_atom_positions,
                                               seq_mask))
             changes.append(change)
             prev = output.recycled
-            log.info("%s seed %d: pass %d/%d in %.1f s, pLDDT %.2f, ipTM %.3f, pTM %.3f, "
-                     "CA distance change %.3f A", c.name, seed, r + 1, num_passes,
-                     time.perf_counter() - start, float(output.mean_plddt),
-                     float(output.iptm), float(output.ptm), change)
+            log.info("%s seed %d: pass %d/%d in %.1f s, pLDDT %.2f, CA distance change "
+                     "%.3f A", c.name, seed, r + 1, num_passes, time.perf_counter() - start,
+                     float(output.mean_plddt), change)
             if callback is not None:
                 callback(r, output, change)
             if r > 0 and change < c.recycle_early_stop_tolerance:
@@ -202,6 +246,7 @@ class MultimerRunner:
                          seed, r)
                 break
         assert output is not None
+        output = with_pair_heads(output, self.pair_heads(features, output.recycled.prev_pair))
         final = jax.tree_util.tree_map(np.asarray, output)
         a = features.arrays
         return MultimerPrediction(model_name or c.name, self.params_id, seed, len(changes) - 1,

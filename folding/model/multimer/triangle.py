@@ -3,18 +3,23 @@
 The same update as Suppl. Alg. 11/12 (:mod:`folding.model.triangle`), with the left
 and right projections and gates held in one ``projection`` and one ``gate`` layer of
 twice the width (left = first half), the input layer norm named ``left_norm_input``
-and the central one ``center_norm``: the layout of the official multimer v3 files.
+and the central one ``center_norm``: the layout of the official multimer v3 files. The
+computation, in channel and row blocks for long sequences, is the monomer's
+(:func:`folding.model.triangle.triangle_multiply`).
 """
 
 from __future__ import annotations
 
 import haiku as hk
 import jax
-import jax.numpy as jnp
 
 from folding.model.global_config import GlobalConfig
-from folding.model.primitives import LayerNorm, Linear
-from folding.model.triangle import TriangleMultiplicationConfig
+from folding.model.primitives import LayerNorm, linear_params
+from folding.model.triangle import (
+    TriangleMultiplicationConfig,
+    TriangleWeights,
+    triangle_multiply,
+)
 
 
 class FusedTriangleMultiplication(hk.Module):
@@ -31,16 +36,17 @@ class FusedTriangleMultiplication(hk.Module):
         c = self.config
         channels = pair.shape[-1]
         ci = c.num_intermediate_channel
-        act = LayerNorm(name="left_norm_input")(pair)
-        projected = pair_mask[..., None].astype(pair.dtype) * Linear(
-            2 * ci, name="projection")(act)
-        projected = projected * jax.nn.sigmoid(
-            Linear(2 * ci, bias_init=1.0, name="gate")(act))
-        left, right = projected[..., :ci], projected[..., ci:]
-        if c.outgoing:
-            tri = jnp.einsum("ikc,jkc->ijc", left, right)
-        else:
-            tri = jnp.einsum("kjc,kic->ijc", left, right)
-        tri = LayerNorm(name="center_norm")(tri)
-        out = Linear(channels, name="output_projection")(tri)
-        return out * jax.nn.sigmoid(Linear(channels, bias_init=1.0, name="gating_linear")(act))
+        dtype = pair.dtype
+        input_norm = LayerNorm(name="left_norm_input").params(channels)
+        w, b = linear_params("projection", (channels,), (2 * ci,), dtype)
+        wg, bg = linear_params("gate", (channels,), (2 * ci,), dtype, bias_init=1.0)
+        weights = TriangleWeights(
+            input_norm,
+            left=(w[:, :ci], b[:ci]), left_gate=(wg[:, :ci], bg[:ci]),
+            right=(w[:, ci:], b[ci:]), right_gate=(wg[:, ci:], bg[ci:]),
+            center_norm=LayerNorm(name="center_norm").params(ci),
+            output=linear_params("output_projection", (ci,), (channels,), dtype),
+            gating=linear_params("gating_linear", (channels,), (channels,), dtype,
+                                 bias_init=1.0))
+        return triangle_multiply(weights, pair, pair_mask, c.outgoing,
+                                 self.global_config.chunk_bytes)
