@@ -115,8 +115,7 @@ def _gib(stats) -> dict:
 
 
 def compiled_multimer_memory(length: int, dtype: str, chunk_mb: int, templates: int) -> dict:
-    """:func:`compiled_memory` for one model_1_multimer_v3 pass (and its pair heads
-    where the runner compiles them apart)."""
+    """:func:`compiled_memory` for one model_1_multimer_v3 pass and its pair heads."""
     import jax
 
     from folding.model.global_config import GlobalConfig
@@ -125,19 +124,16 @@ def compiled_multimer_memory(length: int, dtype: str, chunk_mb: int, templates: 
     global_config = GlobalConfig(dtype=dtype, chunk_bytes=chunk_mb << 20)
     config, params, inputs, prev = abstract_multimer_pass(length, global_config, templates)
     start = time.perf_counter()
-    row = {}
     with jax.default_matmul_precision(global_config.resolved_matmul_precision):
-        heads = getattr(runner, "compiled_pair_heads", None)
-        if heads is not None:
-            row["pair_heads_needed_gib"] = _gib(heads(config.network, global_config).lower(
-                params, None, prev.prev_pair, inputs.seq_mask, inputs.asym_id
-            ).compile().memory_analysis())["needed_gib"]
+        heads = runner.compiled_pair_heads(config.network, global_config).lower(
+            params, None, prev.prev_pair, inputs.seq_mask, inputs.asym_id).compile()
         compiled = runner.compiled_pass(config.network, global_config).lower(
             params, None, inputs, prev).compile()
     return {"model": config.name, "length": length, "dtype": dtype, "chunk_mb": chunk_mb,
             "templates": templates, "backend": jax.default_backend(),
             "compile_s": round(time.perf_counter() - start, 1),
-            **_gib(compiled.memory_analysis()), **row}
+            **_gib(compiled.memory_analysis()),
+            "pair_heads_needed_gib": _gib(heads.memory_analysis())["needed_gib"]}
 
 
 def compiled_memory(length: int, dtype: str, chunk_mb: int, clusters: int, extra: int,
