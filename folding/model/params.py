@@ -26,7 +26,8 @@ from folding.model.global_config import GlobalConfig
 
 Params = dict[str, dict[str, np.ndarray]]
 #: Module paths whose parameters carry a leading block dimension.
-_STACKED = ("/evoformer_iteration/", "/extra_msa_stack/", "/__layer_stack_no_state/")
+_STACKED = ("/evoformer_iteration/", "/extra_msa_stack/", "/__layer_stack_no_state/",
+            "/template_embedding_iteration/")
 #: Fan-in scale of the random weights: at 1.0 the untrained network is chaotic (a
 #: 1e-6 change of the weights changes its distogram by ~100%); at 0.3 it is smooth.
 RANDOM_WEIGHT_SCALE = 0.3
@@ -159,15 +160,24 @@ def _fan_in(name: str, shape: tuple[int, ...]) -> int:
 
 def random_params(config: NetworkConfig, seed: int = 0,
                   scale: float = RANDOM_WEIGHT_SCALE) -> Params:
-    """Random parameters in the official layout, non-zero in every array.
+    """Random parameters in the official layout, non-zero in every array
+    (:func:`random_params_of_shapes` of the network's parameter shapes)."""
+    return random_params_of_shapes(parameter_shapes(config), seed, scale)
+
+
+def random_params_of_shapes(shapes: dict[str, tuple[int, ...]], seed: int = 0,
+                            scale: float = RANDOM_WEIGHT_SCALE) -> Params:
+    """Random parameters of these shapes (``module//name`` keys), non-zero everywhere.
 
     Weight matrices are normals with standard deviation ``scale / sqrt(fan_in)``; layer
-    norm scales are 1 + 0.1 N(0, 1); biases and offsets are 0.1 N(0, 1). Generated from
-    the known shapes, in about a second (no Haiku initialisation).
+    norm scales are 1 + 0.1 N(0, 1); biases, offsets and weight vectors of scalar inputs
+    are 0.1 N(0, 1). Generated from the shapes in about a second (no Haiku
+    initialisation), in the order of the parameters' paths, so that the same seed gives
+    the same values whatever order the model creates its layers in.
     """
     rng = np.random.default_rng(seed)
     flat: dict[str, np.ndarray] = {}
-    for key, shape in parameter_shapes(config).items():
+    for key, shape in sorted(shapes.items()):
         module, name = key.split("//", 1)
         layer_shape = shape[1:] if any(s in module + "/" for s in _STACKED) else shape
         if len(layer_shape) >= 2 and (name == "weights" or name.endswith("_w")

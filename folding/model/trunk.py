@@ -14,11 +14,10 @@ import jax.numpy as jnp
 
 from folding.model.embeddings import (
     EmbeddingsConfig,
+    embed_pair,
     msa_embedding,
-    pair_embedding,
     recycle_msa,
-    recycle_pair,
-    relative_position_encoding,
+    relative_position_table,
 )
 from folding.model.evoformer import EvoformerBlockConfig, EvoformerIteration, run_stack
 from folding.model.extra_msa import ExtraMsaConfig, extra_msa_stack
@@ -57,7 +56,7 @@ class TrunkOutput:
     msa_first_row: jax.Array
 
 
-def _after(anchor: jax.Array, *values: jax.Array) -> tuple[jax.Array, ...]:
+def made_after(anchor: jax.Array, *values: jax.Array) -> tuple[jax.Array, ...]:
     """``values`` unchanged, but only computable once ``anchor`` exists.
 
     Each is multiplied by ``a == a`` for one element ``a`` of ``anchor`` (1; 0 only if
@@ -92,9 +91,10 @@ class EmbeddingsAndEvoformer(hk.Module):
         dtype = gc.compute_dtype
         keys = iter(jax.random.split(key, 3) if key is not None else [None] * 3)
 
-        pair = pair_embedding(inputs.target_feat.astype(dtype), c.embeddings)
-        pair = recycle_pair(pair, inputs.aatype, prev.prev_pos, prev.prev_pair, c.embeddings)
-        pair = pair + relative_position_encoding(inputs.residue_index, c.embeddings, dtype)
+        pair = embed_pair(inputs.target_feat.astype(dtype), inputs.aatype, prev.prev_pos,
+                          prev.prev_pair,
+                          relative_position_table(inputs.residue_index, c.embeddings, dtype),
+                          c.embeddings, gc.chunk_bytes)
         pair_mask = (inputs.seq_mask[:, None] * inputs.seq_mask[None, :]).astype(dtype)
 
         template_key = next(keys)
@@ -103,13 +103,13 @@ class EmbeddingsAndEvoformer(hk.Module):
             pair = pair + TemplateEmbedding(c.template, gc)(pair, templates, pair_mask,
                                                             template_key)
 
-        # Each MSA representation is made only when its stack starts (see _after).
-        extra = _after(pair, inputs.extra_msa, inputs.extra_has_deletion,
+        # Each MSA representation is made only when its stack starts (see made_after).
+        extra = made_after(pair, inputs.extra_msa, inputs.extra_has_deletion,
                        inputs.extra_deletion_value)
         pair = extra_msa_stack(pair, *extra, inputs.extra_msa_mask, pair_mask,
                                c.extra_msa, c.evoformer, gc, next(keys))
 
-        target_feat, msa_feat = _after(pair, inputs.target_feat, inputs.msa_feat)
+        target_feat, msa_feat = made_after(pair, inputs.target_feat, inputs.msa_feat)
         msa = msa_embedding(target_feat.astype(dtype), msa_feat.astype(dtype), c.embeddings)
         msa = recycle_msa(msa, prev.prev_msa_first_row, c.embeddings)
         msa_mask = inputs.msa_mask.astype(dtype)

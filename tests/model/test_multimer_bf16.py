@@ -14,6 +14,7 @@ reference's own bfloat16 against its float32 on the same inputs: 0.44 A, 0.0008,
 from __future__ import annotations
 
 import collections
+import logging
 from dataclasses import replace
 
 import jax
@@ -102,3 +103,21 @@ def test_bfloat16_close_to_float32(case):
     assert np.all(np.isfinite(ca16)) and diffs["plddt_max"] > 0.0  # it is not float32
     for key, value in diffs.items():
         assert value <= THRESHOLDS[key], f"{key} = {value:.3g}"
+
+
+def test_bfloat16_passes_keep_one_signature(case, caplog):
+    """Every pass returns its recycled pair in the trunk's dtype, the dtype of the zero
+    state the first pass starts from, so the pass compiles once for all recycles (a
+    float32 pair back would compile a second executable for the second pass)."""
+    params, features = case
+    runner = _runner(params, "bfloat16")
+    dtypes = []
+    jax.clear_caches()
+    with jax.log_compiles(), caplog.at_level(logging.WARNING):
+        runner.predict(features, seed=SEED + 1,
+                       callback=lambda r, output, change: dtypes.append(
+                           output.recycled.prev_pair.dtype))
+    assert dtypes == [jnp.bfloat16] * 2
+    compiled = [r.getMessage() for r in caplog.records
+                if r.getMessage().startswith("Finished XLA compilation of jit(apply_fn)")]
+    assert len(compiled) == 2, compiled  # the pass and the pair heads, once each

@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import jax
 import jax.numpy as jnp
 
+from folding.model.embeddings import PositionTable
 from folding.model.multimer.sampling import NUM_MSA_CLASSES
-from folding.model.primitives import Linear
+from folding.model.primitives import linear_params
 
 
 @dataclass(frozen=True)
@@ -40,10 +41,10 @@ def squash_deletions(deletions: jax.Array) -> jax.Array:
     return jnp.arctan(deletions / 3.0) * (2.0 / jnp.pi)
 
 
-def relative_position_features(residue_index: jax.Array, asym_id: jax.Array,
-                               entity_id: jax.Array, sym_id: jax.Array,
-                               config: RelativePositionConfig) -> jax.Array:
-    """[L, L, 73]: the chain-aware relative position one-hots and the same-entity flag."""
+def _relative_classes(residue_index: jax.Array, asym_id: jax.Array, entity_id: jax.Array,
+                      sym_id: jax.Array, config: RelativePositionConfig
+                      ) -> tuple[jax.Array, jax.Array, jax.Array]:
+    """[L, L] each: the residue-offset class, the same-entity flag, the copy-offset class."""
     k, c = config.max_relative_idx, config.max_relative_chain
     same_chain = asym_id[:, None] == asym_id[None, :]
     offset = jnp.clip(residue_index[:, None] - residue_index[None, :] + k, 0, 2 * k)
@@ -51,6 +52,16 @@ def relative_position_features(residue_index: jax.Array, asym_id: jax.Array,
     same_entity = entity_id[:, None] == entity_id[None, :]
     copy = jnp.clip(sym_id[:, None] - sym_id[None, :] + c, 0, 2 * c)
     copy = jnp.where(same_entity, copy, 2 * c + 1)
+    return position.astype(jnp.int32), same_entity, copy.astype(jnp.int32)
+
+
+def relative_position_features(residue_index: jax.Array, asym_id: jax.Array,
+                               entity_id: jax.Array, sym_id: jax.Array,
+                               config: RelativePositionConfig) -> jax.Array:
+    """[L, L, 73]: the chain-aware relative position one-hots and the same-entity flag."""
+    k, c = config.max_relative_idx, config.max_relative_chain
+    position, same_entity, copy = _relative_classes(residue_index, asym_id, entity_id,
+                                                    sym_id, config)
     return jnp.concatenate([
         jax.nn.one_hot(position, 2 * k + 2),
         same_entity.astype(jnp.float32)[..., None],
@@ -58,13 +69,35 @@ def relative_position_features(residue_index: jax.Array, asym_id: jax.Array,
     ], axis=-1)
 
 
+def relative_position_table(residue_index: jax.Array, asym_id: jax.Array,
+                            entity_id: jax.Array, sym_id: jax.Array,
+                            config: RelativePositionConfig, pair_channel: int,
+                            dtype=jnp.float32) -> PositionTable:
+    """``position_activations`` applied to :func:`relative_position_features`, as a
+    lookup: the same numbers without the [L, L, 73] features (10 GB in float32 at
+    L = 6,000). The same-entity flag is implied by the copy class (the last one means
+    "another entity"), so each (residue-offset class, copy class) pair is one row of a
+    small table of updates [66 x 6, c_z]."""
+    position, _, copy = _relative_classes(residue_index, asym_id, entity_id, sym_id, config)
+    num_position = 2 * config.max_relative_idx + 2
+    num_copy = 2 * config.max_relative_chain + 2
+    weights, bias = linear_params("position_activations", (config.num_features,),
+                                  (pair_channel,), dtype)
+    same_entity = (jnp.arange(num_copy) != num_copy - 1).astype(dtype)[:, None]
+    copy_rows = weights[num_position + 1:] + same_entity * weights[num_position]
+    table = (weights[:num_position, None] + copy_rows[None]).reshape(-1, pair_channel) + bias
+    return table, position * num_copy + copy
+
+
 def relative_position_encoding(residue_index: jax.Array, asym_id: jax.Array,
                                entity_id: jax.Array, sym_id: jax.Array,
                                config: RelativePositionConfig, pair_channel: int,
                                dtype=jnp.float32) -> jax.Array:
-    """The pair update [L, L, c_z] from the relative position features."""
-    features = relative_position_features(residue_index, asym_id, entity_id, sym_id, config)
-    return Linear(pair_channel, name="position_activations")(features.astype(dtype))
+    """The pair update [L, L, c_z] of the relative positions (the model adds it a block
+    of rows at a time, :func:`folding.model.embeddings.embed_pair`)."""
+    table, index = relative_position_table(residue_index, asym_id, entity_id, sym_id,
+                                           config, pair_channel, dtype)
+    return jnp.take(table, index, axis=0)
 
 
 def target_features(aatype: jax.Array) -> jax.Array:

@@ -26,14 +26,11 @@ from folding.model.params import (
     check_shapes,
     flatten,
     nest,
+    random_params_of_shapes,
     read_parameter_file,
 )
 
 #: Module paths whose parameters carry a leading block dimension.
-_STACKED = ("/evoformer_iteration/", "/extra_msa_stack/", "/template_embedding_iteration/")
-#: Weight arrays whose fan-in is their first axis (attention projections).
-_FIRST_AXIS_FAN_IN = ("query_w", "key_w", "value_w", "gating_w", "feat_2d_weights")
-
 __all__ = ["check_multimer_params", "flatten", "load_multimer_params",
            "multimer_parameter_shapes", "nest", "random_multimer_params"]
 
@@ -86,33 +83,8 @@ def load_multimer_params(path: str | Path, config: MultimerNetworkConfig,
         lambda flat, source: check_multimer_params(flat, config, model_name, source))
 
 
-def _fan_in(name: str, shape: tuple[int, ...]) -> int:
-    if name in _FIRST_AXIS_FAN_IN:
-        return shape[0]
-    if name == "output_w" and len(shape) == 3:
-        return shape[0] * shape[1]
-    return int(np.prod(shape[:-1])) if len(shape) >= 2 else 1
-
-
 def random_multimer_params(config: MultimerNetworkConfig, seed: int = 0,
                            scale: float = RANDOM_WEIGHT_SCALE) -> Params:
-    """Random parameters in the official layout, non-zero in every array.
-
-    The rule of :func:`folding.model.params.random_params`: weights are normals with
-    standard deviation ``scale / sqrt(fan_in)``; layer-norm scales 1 + 0.1 N(0, 1);
-    everything else (biases, offsets, weight vectors of scalar inputs) 0.1 N(0, 1).
-    """
-    rng = np.random.default_rng(seed)
-    flat: dict[str, np.ndarray] = {}
-    for key, shape in multimer_parameter_shapes(config).items():
-        module, name = key.split("//", 1)
-        layer_shape = shape[1:] if any(s in module + "/" for s in _STACKED) else shape
-        if len(layer_shape) >= 2 and (name == "weights" or name.endswith("_w")
-                                      or name == "feat_2d_weights"):
-            std = scale / np.sqrt(_fan_in(name, layer_shape))
-            flat[key] = rng.standard_normal(shape, np.float32) * np.float32(std)
-        elif name == "scale":
-            flat[key] = 1.0 + 0.1 * rng.standard_normal(shape, np.float32)
-        else:
-            flat[key] = 0.1 * rng.standard_normal(shape, np.float32)
-    return nest(flat)
+    """Random parameters in the official layout, non-zero in every array (the rule of
+    :func:`folding.model.params.random_params_of_shapes`)."""
+    return random_params_of_shapes(multimer_parameter_shapes(config), seed, scale)

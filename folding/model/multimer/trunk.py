@@ -16,7 +16,13 @@ import haiku as hk
 import jax
 import jax.numpy as jnp
 
-from folding.model.embeddings import EmbeddingsConfig, input_embedding, recycling_embedding
+from folding.model.embeddings import (
+    EmbeddingsConfig,
+    PositionTable,
+    embed_pair,
+    msa_embedding,
+    recycle_msa,
+)
 from folding.model.evoformer import EvoformerBlockConfig, run_stack
 from folding.model.extra_msa import ExtraMsaConfig
 from folding.model.features import RecycledState
@@ -25,7 +31,7 @@ from folding.model.multimer.embeddings import (
     RelativePositionConfig,
     extra_msa_deletion_features,
     msa_features,
-    relative_position_encoding,
+    relative_position_table,
     target_features,
 )
 from folding.model.multimer.evoformer import (
@@ -39,7 +45,7 @@ from folding.model.multimer.template import (
     template_torsion_rows,
 )
 from folding.model.primitives import Linear, parameters_in
-from folding.model.trunk import TrunkOutput
+from folding.model.trunk import TrunkOutput, made_after
 
 
 @dataclass(frozen=True)
@@ -63,11 +69,11 @@ class MultimerEmbeddingsAndEvoformer(hk.Module):
         self.config = config
         self.global_config = global_config
 
-    def _relative_encoding(self, inputs: MultimerInputs, dtype) -> jax.Array:
+    def _relative_encoding(self, inputs: MultimerInputs, dtype) -> PositionTable:
         # A method, so that its layer sits under ``evoformer/~_relative_encoding`` as in
         # the official files.
         c = self.config
-        return relative_position_encoding(
+        return relative_position_table(
             inputs.residue_index, inputs.asym_id, inputs.entity_id, inputs.sym_id,
             c.relative_position, c.embeddings.pair_channel, dtype)
 
@@ -83,13 +89,9 @@ class MultimerEmbeddingsAndEvoformer(hk.Module):
         dtype = gc.compute_dtype
         keys = iter(jax.random.split(key, 3) if key is not None else [None] * 3)
 
-        msa_feat = msa_features(inputs.msa, inputs.deletion_matrix, inputs.cluster_profile,
-                                inputs.cluster_deletion_mean)
-        msa, pair = input_embedding(target_features(inputs.aatype).astype(dtype),
-                                    msa_feat.astype(dtype), c.embeddings)
-        msa, pair = recycling_embedding(msa, pair, inputs.aatype, prev.prev_pos,
-                                        prev.prev_msa_first_row, prev.prev_pair, c.embeddings)
-        pair = pair + self._relative_encoding(inputs, dtype)
+        target_feat = target_features(inputs.aatype).astype(dtype)
+        pair = embed_pair(target_feat, inputs.aatype, prev.prev_pos, prev.prev_pair,
+                          self._relative_encoding(inputs, dtype), c.embeddings, gc.chunk_bytes)
         pair_mask = (inputs.seq_mask[:, None] * inputs.seq_mask[None, :]).astype(dtype)
 
         template_key = next(keys)
@@ -98,11 +100,19 @@ class MultimerEmbeddingsAndEvoformer(hk.Module):
                 pair, inputs.template_aatype, inputs.template_all_atom_positions,
                 inputs.template_all_atom_mask, pair_mask, inputs.asym_id, template_key)
 
-        has_deletion, deletion_value = extra_msa_deletion_features(inputs.extra_deletion_matrix)
-        pair = multimer_extra_msa_stack(pair, inputs.extra_msa, has_deletion, deletion_value,
+        # Each MSA representation is made only when its stack starts (see made_after).
+        extra_msa, extra_deletions = made_after(pair, inputs.extra_msa,
+                                                inputs.extra_deletion_matrix)
+        has_deletion, deletion_value = extra_msa_deletion_features(extra_deletions)
+        pair = multimer_extra_msa_stack(pair, extra_msa, has_deletion, deletion_value,
                                         inputs.extra_msa_mask, pair_mask, c.extra_msa,
                                         c.evoformer, gc, next(keys))
 
+        msa_feat = msa_features(*made_after(pair, inputs.msa, inputs.deletion_matrix,
+                                            inputs.cluster_profile,
+                                            inputs.cluster_deletion_mean))
+        msa = msa_embedding(target_feat, msa_feat.astype(dtype), c.embeddings)
+        msa = recycle_msa(msa, prev.prev_msa_first_row, c.embeddings)
         msa_mask = inputs.msa_mask.astype(dtype)
         num_seq = msa.shape[0]
         if c.template.enabled:
@@ -117,6 +127,7 @@ class MultimerEmbeddingsAndEvoformer(hk.Module):
         msa, pair = run_stack(iteration, c.evoformer_num_block, msa, pair, msa_mask,
                               pair_mask, next(keys))
         single = Linear(c.embeddings.seq_channel, name="single_activations")(msa[0])
-        return TrunkOutput(single=single.astype(jnp.float32), pair=pair.astype(jnp.float32),
+        # The pair stays in the trunk's dtype, as the monomer's (see its trunk).
+        return TrunkOutput(single=single.astype(jnp.float32), pair=pair,
                            msa=msa[:num_seq].astype(jnp.float32),
                            msa_first_row=msa[0].astype(jnp.float32))
