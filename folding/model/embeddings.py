@@ -69,9 +69,14 @@ def recycle_msa(msa: jax.Array, prev_msa_first_row: jax.Array,
     return msa.at[0].add(first_row.astype(msa.dtype))
 
 
-#: A relative-position encoding as a lookup: a table of pair updates [K, c_z] (the
-#: projection's weights plus its bias, one row per class) and each pair's class [L, L].
-PositionTable = tuple[jax.Array, jax.Array]
+@dataclass(frozen=True)
+class PositionTable:
+    """A relative-position encoding as a lookup: the pair updates ``table`` [K, c_z] (the
+    projection's weights plus its bias, one row per class) and each pair's class
+    ``index`` [L, L]."""
+
+    table: jax.Array
+    index: jax.Array
 
 
 def relative_position_table(residue_index: jax.Array, config: EmbeddingsConfig,
@@ -87,7 +92,7 @@ def relative_position_table(residue_index: jax.Array, config: EmbeddingsConfig,
     index = jnp.clip(offset + k, 0, 2 * k).astype(jnp.int32)
     weights, bias = linear_params("pair_activiations", (2 * k + 1,), (config.pair_channel,),
                                   dtype)
-    return weights + bias, index
+    return PositionTable(weights + bias, index)
 
 
 def embed_pair(target_feat: jax.Array, aatype: jax.Array, prev_pos: jax.Array,
@@ -114,7 +119,7 @@ def embed_pair(target_feat: jax.Array, aatype: jax.Array, prev_pos: jax.Array,
                                      (channels,), dtype)
     if config.recycle_features:
         pair_norm = LayerNorm(name="prev_pair_norm").params(prev_pair.shape[-1])
-    table, index = positions
+    table = positions.table
 
     def rows(left_rows, beta_rows, prev_rows, index_rows):
         pair = left_rows[:, None] + right[None, :]
@@ -128,4 +133,5 @@ def embed_pair(target_feat: jax.Array, aatype: jax.Array, prev_pos: jax.Array,
     item = num_res * (channels * (2 * jnp.dtype(dtype).itemsize + 12)
                       + 4 * config.prev_pos_num_bins)
     size = chunking.chunk_size(num_res, item, chunk_bytes)
-    return chunking.map_chunks(rows, [left, beta, prev_pair, index], [0, 0, 0, 0], 0, size)
+    return chunking.map_chunks(rows, [left, beta, prev_pair, positions.index], [0] * 4, 0,
+                               size)

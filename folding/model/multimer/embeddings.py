@@ -86,7 +86,7 @@ def relative_position_table(residue_index: jax.Array, asym_id: jax.Array,
     same_entity = (jnp.arange(num_copy) != num_copy - 1).astype(dtype)[:, None]
     copy_rows = weights[num_position + 1:] + same_entity * weights[num_position]
     table = (weights[:num_position, None] + copy_rows[None]).reshape(-1, pair_channel) + bias
-    return table, position * num_copy + copy
+    return PositionTable(table, position * num_copy + copy)
 
 
 def relative_position_encoding(residue_index: jax.Array, asym_id: jax.Array,
@@ -95,9 +95,9 @@ def relative_position_encoding(residue_index: jax.Array, asym_id: jax.Array,
                                dtype=jnp.float32) -> jax.Array:
     """The pair update [L, L, c_z] of the relative positions (the model adds it a block
     of rows at a time, :func:`folding.model.embeddings.embed_pair`)."""
-    table, index = relative_position_table(residue_index, asym_id, entity_id, sym_id,
-                                           config, pair_channel, dtype)
-    return jnp.take(table, index, axis=0)
+    lookup = relative_position_table(residue_index, asym_id, entity_id, sym_id, config,
+                                     pair_channel, dtype)
+    return jnp.take(lookup.table, lookup.index, axis=0)
 
 
 def target_features(aatype: jax.Array) -> jax.Array:
