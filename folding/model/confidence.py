@@ -86,8 +86,8 @@ def predicted_tm_score(logits: Array, breaks: Array, residue_weights: Array | No
     weights = (jnp.ones(num_res, jnp.float32) if residue_weights is None
                else jnp.asarray(residue_weights, jnp.float32))
     tm = expected_tm_term(jax.nn.softmax(logits, axis=-1), breaks, weights)  # [L, L]
-    pair_mask = None if asym_id is None else _interface(jnp.asarray(asym_id),
-                                                        jnp.asarray(asym_id))
+    chains = None if asym_id is None else jnp.asarray(asym_id)
+    pair_mask = None if chains is None else _interface(chains, chains)
     return jnp.max(_frame_terms(tm, weights, weights, pair_mask) * weights)
 
 
