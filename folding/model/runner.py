@@ -46,6 +46,7 @@ from folding.model.features import ProcessedFeatures, RecycledState
 from folding.model.global_config import GlobalConfig
 from folding.model.memory_plan import CompiledMemory, ModelShape
 from folding.model.params import Params
+from folding.model.result_file import result_arrays
 
 log = logging.getLogger(__name__)
 _CA = ATOM37_INDEX["CA"]
@@ -102,23 +103,22 @@ class Prediction:
         return float(self.output.mean_plddt)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The ``folding model run`` output file's arrays (float32 where numeric)."""
+        """The ``folding model run`` output file's arrays (:mod:`folding.model.result_file`)."""
         o = self.output
-        arrays = {
+        outputs = {
             "final_atom_positions": o.final_atom_positions,
             "final_atom_mask": o.final_atom_mask,
             "plddt": o.plddt,
             "mean_plddt": o.mean_plddt,
             "ranking_confidence": np.float32(self.ranking_confidence),
             "distogram_logits": o.distogram_logits,
+            "distogram_bin_edges": o.distogram_bin_edges,
             "experimentally_resolved_logits": o.experimentally_resolved_logits,
+            "predicted_aligned_error": o.predicted_aligned_error,
+            "max_predicted_aligned_error": o.max_predicted_aligned_error,
+            "ptm": o.ptm,
         }
-        if o.predicted_aligned_error is not None:
-            arrays["predicted_aligned_error"] = o.predicted_aligned_error
-            arrays["max_predicted_aligned_error"] = o.max_predicted_aligned_error
-            arrays["ptm"] = o.ptm
-        arrays = {k: np.asarray(v, np.float32) for k, v in arrays.items()}
-        arrays.update({
+        return result_arrays(outputs, {
             "aatype": np.asarray(self.aatype, np.int32),
             "residue_index": np.asarray(self.residue_index, np.int32),
             "num_recycles": np.int32(self.num_recycles),
@@ -128,7 +128,6 @@ class Prediction:
             "seed": np.int64(self.seed),
             "dtype": np.str_(self.dtype),
         })
-        return arrays
 
 
 @functools.lru_cache(maxsize=8)

@@ -8,8 +8,8 @@ and says where a job goes on a SLURM cluster:
   database residues x query length (HMMER's MSV filter visits every cell), memory with
   the query length (up to 10,000 aligned hits per database, more for small BFD).
   HHblits, MMseqs2 and the MSA server have their own base figures.
-* **Prediction** holds the pair representation and the L x L x 64 distogram and PAE
-  logits: host memory grows with L^2, GPU time with about L^2.5 per recycling pass
+* **Prediction** holds the L x L x 64 distogram logits on the host (fetched in float32,
+  saved in float16) and the L x L PAE: host memory grows with L^2, GPU time with about L^2.5 per recycling pass
   (the triangle updates are L^3, but below a few thousand residues the L^2 work
   dominates on a GPU).
 * **Relax** (Amber, OpenMM on the CPU) and the light jobs grow linearly with L.
@@ -152,8 +152,9 @@ def features_size(length: int) -> JobSize:
 def predict_size(length: int, num_recycle: int, gpu: bool = True) -> JobSize:
     """One model's prediction: host memory and time limit.
 
-    Host memory: parameters and JAX (about 6 GB) plus the L x L float32 outputs kept on
-    the host (distogram and PAE logits, 64 bins each, and their copies while saving).
+    Host memory: parameters and JAX (about 6 GB) plus room for four float32 copies of the
+    L x L x 64 distogram logits (the outputs fetched from the device, the bucket's crop,
+    the float16 copy saved, the PAE; generous, as every figure here).
     Time: half a minute per pass at L = 500 on a data-centre GPU, growing as L^2.5,
     times 20 on a CPU, doubled for headroom; plus compilation.
     """

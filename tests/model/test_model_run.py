@@ -81,8 +81,12 @@ def test_cli_untrained_run_raw_features_and_pdb(tmp_path, small_target, venv_bin
               "max_predicted_aligned_error": (), "ranking_confidence": (), "mean_plddt": ()}
     for key, shape in shapes.items():
         assert result[key].shape == shape, key
-        assert result[key].dtype == np.float32, key
+        # The distogram's logits, the one [L, L, 64] array, are stored in float16.
+        stored = np.float16 if key == "distogram_logits" else np.float32
+        assert result[key].dtype == stored, key
         assert np.all(np.isfinite(result[key])), key
+    assert result["distogram_bin_edges"].shape == (63,)
+    assert np.all(np.diff(result["distogram_bin_edges"]) > 0)
     assert str(result["params_id"]) == "untrained:seed=3"
     assert str(result["model_name"]) == "model_3_ptm"
     assert int(result["num_recycles"]) == 1

@@ -43,6 +43,7 @@ from folding.model.multimer.sampling import (
     trim_sample,
 )
 from folding.model.params import Params
+from folding.model.result_file import result_arrays
 from folding.model.runner import ca_distance_change
 
 log = logging.getLogger(__name__)
@@ -76,24 +77,25 @@ class MultimerPrediction:
         return float(self.output.ranking_confidence)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The ``folding model run`` output file's arrays: the monomer keys plus ``iptm``
-        and the chain of each residue (``asym_id``, ``entity_id``, ``sym_id``)."""
+        """The ``folding model run`` output file's arrays (:mod:`folding.model.result_file`):
+        the monomer keys plus ``iptm`` and the chain of each residue (``asym_id``,
+        ``entity_id``, ``sym_id``)."""
         o = self.output
-        arrays = {
+        outputs = {
             "final_atom_positions": o.final_atom_positions,
             "final_atom_mask": o.final_atom_mask,
             "plddt": o.plddt,
             "mean_plddt": o.mean_plddt,
             "ranking_confidence": o.ranking_confidence,
             "distogram_logits": o.distogram_logits,
+            "distogram_bin_edges": o.distogram_bin_edges,
             "experimentally_resolved_logits": o.experimentally_resolved_logits,
             "predicted_aligned_error": o.predicted_aligned_error,
             "max_predicted_aligned_error": o.max_predicted_aligned_error,
             "ptm": o.ptm,
             "iptm": o.iptm,
         }
-        arrays = {k: np.asarray(v, np.float32) for k, v in arrays.items()}
-        arrays.update({
+        return result_arrays(outputs, {
             "aatype": np.asarray(self.aatype, np.int32),
             "residue_index": np.asarray(self.residue_index, np.int32),
             "asym_id": np.asarray(self.asym_id, np.int32),
@@ -106,7 +108,6 @@ class MultimerPrediction:
             "seed": np.int64(self.seed),
             "dtype": np.str_(self.dtype),
         })
-        return arrays
 
     def to_protein(self, remarks: Sequence[str] = (), chain_ids: Sequence[str] = ()
                    ) -> Protein:
