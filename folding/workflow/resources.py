@@ -9,9 +9,9 @@ and says where a job goes on a SLURM cluster:
   the query length (up to 10,000 aligned hits per database, more for small BFD).
   HHblits, MMseqs2 and the MSA server have their own base figures.
 * **Prediction** holds the L x L x 64 distogram logits on the host (fetched in float32,
-  saved in float16) and the L x L PAE: host memory grows with L^2, GPU time with about L^2.5 per recycling pass
-  (the triangle updates are L^3, but below a few thousand residues the L^2 work
-  dominates on a GPU).
+  saved in float16) and the L x L PAE: host memory grows with L^2, GPU time with about
+  L^2.5 per recycling pass (the triangle updates are L^3, but below a few thousand
+  residues the L^2 work dominates on a GPU).
 * **Relax** (Amber, OpenMM on the CPU) and the light jobs grow linearly with L.
 
 Every figure is multiplied by the attempt number: a job killed for memory or time is
