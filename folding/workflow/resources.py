@@ -152,9 +152,9 @@ def features_size(length: int) -> JobSize:
 def predict_size(length: int, num_recycle: int, gpu: bool = True) -> JobSize:
     """One model's prediction: host memory and time limit.
 
-    Host memory: parameters and JAX (about 6 GB) plus room for four float32 copies of the
-    L x L x 64 distogram logits (the outputs fetched from the device, the bucket's crop,
-    the float16 copy saved, the PAE; generous, as every figure here).
+    Host memory: parameters and JAX (about 6 GB) plus four times the float32 size of the
+    L x L x 64 distogram logits (fetched in float32, copied to float16 while saving, the
+    L x L PAE; the rest is headroom, as in every figure here).
     Time: half a minute per pass at L = 500 on a data-centre GPU, growing as L^2.5,
     times 20 on a CPU, doubled for headroom; plus compilation.
     """
